@@ -1,0 +1,3 @@
+from livedet.cli import entry_point
+
+entry_point()

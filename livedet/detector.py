@@ -1,0 +1,84 @@
+"""Running a loaded detection model on BGR frames and returning Detections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from livedet.detections import Detections, from_tf_outputs, select
+from livedet.models import REQUIRED_OUTPUTS, LoadedModel, load_model, resolve_model
+
+USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_scores")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to keep from the model's 100 raw detections."""
+
+    threshold: float = 0.5
+    class_ids: frozenset[int] | None = None
+    max_boxes: int | None = None
+
+
+class Detector:
+    """Callable on one BGR frame -> Detections; `predict` on a list of frames.
+
+    Models whose signature has an open batch dimension get true batches of same-sized frames.
+    Batch-1 models (every TF Hub / zoo export) get one frame per call: their serving_default
+    does not check the batch size and can return wrong results for a batch (tensorflow/models#9358).
+    """
+
+    def __init__(self, model: LoadedModel, selection: Selection | None = None) -> None:
+        self.model = model
+        self.selection = selection or Selection()
+        self.last_timings: dict[str, float] = {}  # seconds spent per stage in the last predict()
+
+    @classmethod
+    def from_name(cls, name: str = "demo", selection: Selection | None = None) -> Detector:
+        return cls(load_model(resolve_model(name)), selection)
+
+    def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        return self.predict([frame_bgr])[0]
+
+    def predict(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect on BGR uint8 frames (as OpenCV reads them); the model gets RGB."""
+        started = time.perf_counter()
+        frames_rgb = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in frames_bgr]
+        self.last_timings = {"preprocess": time.perf_counter() - started}
+        results: list[Detections] = []
+        for group in self._batches(frames_rgb):
+            results.extend(self._run(group))
+        return results
+
+    def _batches(self, frames_rgb: list[np.ndarray]) -> list[list[np.ndarray]]:
+        if not self.model.open_batch:
+            return [[frame] for frame in frames_rgb]
+        groups: list[list[np.ndarray]] = []
+        for frame in frames_rgb:  # only frames of one size can share a batch tensor
+            if groups and groups[-1][0].shape == frame.shape:
+                groups[-1].append(frame)
+            else:
+                groups.append([frame])
+        return groups
+
+    def _run(self, frames_rgb: list[np.ndarray]) -> list[Detections]:
+        import tensorflow as tf
+
+        batch = frames_rgb[0][np.newaxis] if len(frames_rgb) == 1 else np.stack(frames_rgb)
+        raw = self.model.signature(**{self.model.input_name: tf.constant(batch)})
+        # Only what we use: zoo exports also return (B, 100, 90) multiclass scores.
+        outputs = {name: raw[name].numpy() for name in USED_OUTPUTS if name in raw}
+        height, width = frames_rgb[0].shape[:2]
+        return [
+            select(
+                from_tf_outputs(outputs, i, height, width),
+                threshold=self.selection.threshold,
+                class_ids=self.selection.class_ids,
+                max_boxes=self.selection.max_boxes,
+            )
+            for i in range(len(frames_rgb))
+        ]

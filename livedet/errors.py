@@ -1,0 +1,45 @@
+"""Exception types. The CLI turns each into one line on stderr and an exit status."""
+
+from __future__ import annotations
+
+
+class LivedetError(Exception):
+    """Base class. The message must name the bad value and say how to fix it."""
+
+    exit_code = 1
+
+
+class UsageError(LivedetError):
+    """A bad command line or input file: nothing was processed (exit 2)."""
+
+    exit_code = 2
+
+
+class SourceError(LivedetError):
+    """A camera, stream, video or image that cannot be opened or read (exit 2 at start)."""
+
+    exit_code = 2
+
+
+class ModelError(LivedetError):
+    """A model that cannot be found, downloaded or loaded, or lacks the detection signature."""
+
+    exit_code = 2
+
+
+class LabelMapError(LivedetError):
+    """A malformed or unreadable label map."""
+
+    exit_code = 2
+
+
+class SinkError(LivedetError):
+    """An output that cannot be opened (exit 2) or written mid-run (exit 1, see RuntimeFailure)."""
+
+    exit_code = 2
+
+
+class RuntimeFailure(LivedetError):
+    """Something broke after processing began (inference error, full disk, lost source)."""
+
+    exit_code = 1

@@ -1,0 +1,273 @@
+"""Outputs: annotated video or image files and per-frame detection logs.
+
+Every output is written to a hidden temporary file next to the target and moved into place by
+`close()`, so an existing file is never half-overwritten and a crash never leaves a truncated file
+under the real name. `close()` is idempotent and always finalizes what was written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import numpy as np
+
+from livedet.errors import RuntimeFailure, SinkError
+
+log = logging.getLogger(__name__)
+
+# extension -> (PyAV codec or None, OpenCV fourcc fallback)
+VIDEO_FORMATS: dict[str, tuple[str | None, str]] = {
+    ".mp4": ("libx264", "mp4v"),
+    ".m4v": ("libx264", "mp4v"),
+    ".mov": ("libx264", "mp4v"),
+    ".mkv": ("libx264", "XVID"),
+    ".webm": ("libvpx-vp9", "VP90"),
+    ".avi": (None, "MJPG"),
+}
+IMAGE_FORMATS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+DETECTION_FORMATS = frozenset({".jsonl", ".csv"})
+
+
+def temporary_path(target: Path) -> Path:
+    """Hidden sibling with the same extension (encoders pick the container from it)."""
+    return target.with_name(f".{target.stem}.livedet-partial{target.suffix}")
+
+
+def check_output_path(path: Path, allowed: frozenset[str] | set[str], what: str, *,
+                      overwrite: bool) -> None:
+    """Fail before any work if an output could not be written or would clobber a file."""
+    if path.suffix.lower() not in allowed:
+        raise SinkError(
+            f"{what} {path}: unknown extension {path.suffix or '(none)'!r}; "
+            f"use one of {', '.join(sorted(allowed))}"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise SinkError(f"{what} {path}: folder {folder} does not exist; create it first")
+    if path.is_dir():
+        raise SinkError(f"{what} {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise SinkError(f"{what} {path} already exists; pass --overwrite to replace it")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SinkError(f"{what} {path}: folder {folder} is not writable; choose another folder")
+
+
+def _write_failure(path: Path, error: Exception) -> RuntimeFailure:
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return RuntimeFailure(f"cannot write {path}: {reason}; free disk space or choose another --out")
+
+
+class VideoSink:
+    """An annotated video. H.264 (PyAV/libx264) for .mp4/.mov/.mkv so browsers and phones play it;
+    OpenCV's writer where PyAV is unavailable. Frame times come from the source's timestamps."""
+
+    def __init__(self, path: Path, *, fps: float, codec_preset: str = "veryfast") -> None:
+        self.path = path
+        self.fps = fps if 0 < fps < 1000 else 25.0
+        self.frames_written = 0
+        self.encoder = ""
+        self._tmp = temporary_path(path)
+        self._preset = codec_preset
+        self._size: tuple[int, int] | None = None
+        self._container: Any = None
+        self._stream: Any = None
+        self._cv_writer: cv2.VideoWriter | None = None
+        self._last_pts = -1
+        self._closed = False
+        try:  # prove the folder takes a file now, not after minutes of work
+            self._tmp.touch()
+        except OSError as e:
+            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
+
+    def write(self, image: np.ndarray, timestamp: float) -> None:
+        if self._size is None:
+            self._open(image.shape[1], image.shape[0])
+        assert self._size is not None
+        if (image.shape[1], image.shape[0]) != self._size:
+            # A camera that came back at another resolution: keep the file's size.
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        try:
+            if self._stream is not None:
+                self._encode_av(image, timestamp)
+            elif self._cv_writer is not None:
+                self._cv_writer.write(image)
+        except Exception as e:
+            raise _write_failure(self.path, e) from e
+        self.frames_written += 1
+
+    def _open(self, width: int, height: int) -> None:
+        codec, fourcc = VIDEO_FORMATS[self.path.suffix.lower()]
+        self._size = (width, height)
+        if codec is not None and self._open_av(codec, width, height):
+            return
+        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*fourcc), self.fps,
+                                 (width, height))
+        if not writer.isOpened():
+            raise SinkError(f"cannot open a video writer for {self.path} ({fourcc}); try .avi")
+        self._cv_writer = writer
+        self.encoder = f"opencv/{fourcc}"
+        if codec == "libx264":
+            log.warning("H.264 encoder unavailable (pip install av); %s uses %s, which many "
+                        "browsers and phones cannot play", self.path, fourcc)
+
+    def _open_av(self, codec: str, width: int, height: int) -> bool:
+        try:
+            import av
+        except ImportError:
+            return False
+        if codec not in av.codecs_available:
+            return False
+        if codec == "libx264" and (width % 2 or height % 2):
+            # yuv420p (what browsers play) needs even sizes; odd ones go through OpenCV instead.
+            log.warning("%s: odd frame size %dx%d, H.264/yuv420p needs even sizes", self.path,
+                        width, height)
+            return False
+        mp4_family = self.path.suffix.lower() in {".mp4", ".m4v", ".mov"}
+        # faststart: the index goes first, so browsers can play while downloading.
+        options = {"movflags": "+faststart"} if mp4_family else {}
+        container = av.open(str(self._tmp), mode="w", options=options)
+        stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # Millisecond pts from the source's own timestamps: real speed even for variable rates.
+        stream.codec_context.time_base = Fraction(1, 1000)
+        if codec == "libx264":
+            stream.options = {"crf": "21", "preset": self._preset}
+        self._container, self._stream = container, stream
+        self.encoder = f"pyav/{codec}"
+        return True
+
+    def _encode_av(self, image: np.ndarray, timestamp: float) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        pts = max(int(round(timestamp * 1000)), self._last_pts + 1)  # strictly increasing
+        frame.pts, frame.time_base = pts, Fraction(1, 1000)
+        self._last_pts = pts
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and move the file into place; a file with no frames is removed."""
+        if self._closed:
+            return
+        self._closed = True
+        error: Exception | None = None
+        try:
+            if self._stream is not None:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+        except Exception as e:
+            error = e
+        finally:
+            if self._container is not None:
+                try:
+                    self._container.close()
+                except Exception as e:
+                    error = error or e
+            if self._cv_writer is not None:
+                self._cv_writer.release()
+        _finish(self._tmp, self.path, keep=self.frames_written > 0 and error is None)
+        if error is not None:
+            raise _write_failure(self.path, error) from error
+
+
+class ImageSink:
+    """A single annotated still (the notebook's photo use case)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.frames_written = 0
+        self.encoder = "opencv/" + path.suffix.lstrip(".")
+        self._image: np.ndarray | None = None
+
+    def write(self, image: np.ndarray, timestamp: float) -> None:
+        if self._image is not None:
+            raise SinkError(f"{self.path} is an image; use a video extension for video input")
+        self._image = image
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._image is None:
+            return
+        image, self._image = self._image, None
+        ok, encoded = cv2.imencode(self.path.suffix, image)
+        if not ok:
+            raise RuntimeFailure(f"cannot encode {self.path} as {self.path.suffix}")
+        tmp = temporary_path(self.path)
+        try:
+            tmp.write_bytes(encoded.tobytes())
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise _write_failure(self.path, e) from e
+        _finish(tmp, self.path, keep=True)
+
+
+class DetectionsLog:
+    """One record per frame, in frame order: JSON Lines, or CSV with one row per detection
+    (a frame with none gets one row with empty detection fields, so every frame is present)."""
+
+    CSV_HEADER = ("frame", "t", "label", "class_id", "score", "x1", "y1", "x2", "y2")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records = 0
+        self._tmp = temporary_path(path)
+        try:
+            self._file: IO[str] | None = self._tmp.open("w", encoding="utf-8", newline="")
+        except OSError as e:
+            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
+        self._csv = csv.writer(self._file) if path.suffix.lower() == ".csv" else None
+        if self._csv is not None:
+            self._csv.writerow(self.CSV_HEADER)
+
+    def write(self, frame_index: int, timestamp: float, records: list[dict[str, Any]]) -> None:
+        assert self._file is not None
+        try:
+            if self._csv is None:
+                line = {"frame": frame_index, "t": round(timestamp, 4), "detections": records}
+                self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+            elif not records:
+                self._csv.writerow([frame_index, round(timestamp, 4), "", "", "", "", "", "", ""])
+            else:
+                for r in records:
+                    self._csv.writerow([frame_index, round(timestamp, 4), r["label"], r["class_id"],
+                                        r["score"], *r["box"]])
+        except OSError as e:
+            raise _write_failure(self.path, e) from e
+        self.records += 1
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError as e:
+            _finish(self._tmp, self.path, keep=False)
+            raise _write_failure(self.path, e) from e
+        # Same rule as the video: a run that produced no frame leaves no file behind.
+        _finish(self._tmp, self.path, keep=self.records > 0)
+
+
+def _finish(tmp: Path, target: Path, *, keep: bool) -> None:
+    if keep and tmp.exists():
+        os.replace(tmp, target)  # atomic on one filesystem
+    else:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    tmp = temporary_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_failure(path, e) from e

@@ -1,0 +1,109 @@
+"""Run statistics: counts, throughput, latency percentiles and per-stage timings.
+
+Bounded memory for multi-day kiosk runs: latencies keep a rolling window, stage times running sums.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+STAGES = ("decode", "preprocess", "inference", "render", "encode")
+
+
+class RunStats:
+    def __init__(self, latency_window: int = 20_000) -> None:
+        self._lock = threading.Lock()
+        self.started = time.perf_counter()
+        self.finished: float | None = None
+        self.model_load_seconds: float | None = None
+        self.frames_in = 0
+        self.frames_out = 0
+        self.frames_dropped = 0
+        self.outages = 0
+        self.reconnects = 0
+        self.exit_reason = "running"
+        self._latencies: deque[float] = deque(maxlen=latency_window)
+        self._stage_sum = dict.fromkeys(STAGES, 0.0)
+        self._stage_count = dict.fromkeys(STAGES, 0)
+        self._last_inference_ms = 0.0
+
+    def add_stage(self, stage: str, seconds: float, frames: int = 1) -> None:
+        """Record `seconds` spent in a stage for `frames` frames (a batch counts each frame)."""
+        with self._lock:
+            self._stage_sum[stage] += seconds
+            self._stage_count[stage] += frames
+            if stage == "inference":
+                self._last_inference_ms = 1000 * seconds / max(frames, 1)
+
+    def add_latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latencies.append(seconds)
+
+    def count_in(self) -> None:
+        with self._lock:
+            self.frames_in += 1
+
+    def count_out(self) -> None:
+        with self._lock:
+            self.frames_out += 1
+
+    def count_dropped(self, frames: int = 1) -> None:
+        with self._lock:
+            self.frames_dropped += frames
+
+    @property
+    def last_inference_ms(self) -> float:
+        return self._last_inference_ms
+
+    def stage_ms(self, stage: str) -> float:
+        with self._lock:
+            count = self._stage_count[stage]
+            return 1000 * self._stage_sum[stage] / count if count else 0.0
+
+    def elapsed(self) -> float:
+        return (self.finished or time.perf_counter()) - self.started
+
+    def latency_ms(self, percentile: float) -> float | None:
+        with self._lock:
+            values = np.array(self._latencies)
+        return round(float(np.percentile(values, percentile)) * 1000, 2) if len(values) else None
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = self.elapsed()
+        return {
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "frames_dropped": self.frames_dropped,
+            "elapsed_s": round(elapsed, 3),
+            "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
+            "latency_ms": {
+                "p50": self.latency_ms(50),
+                "p95": self.latency_ms(95),
+                "max": self.latency_ms(100),
+            },
+            "stage_ms_per_frame": {stage: round(self.stage_ms(stage), 3) for stage in STAGES},
+            "model_load_s": None if self.model_load_seconds is None
+            else round(self.model_load_seconds, 3),
+            "outages": self.outages,
+            "reconnects": self.reconnects,
+            "exit_reason": self.exit_reason,
+        }
+
+    def summary_line(self) -> str:
+        d = self.as_dict()
+        parts = [
+            f"{d['frames_out']} frames in {d['elapsed_s']:.1f} s ({d['throughput_fps']:.1f} fps)",
+        ]
+        if d["latency_ms"]["p50"] is not None:
+            parts.append(f"latency p50 {d['latency_ms']['p50']:.0f} ms, "
+                         f"p95 {d['latency_ms']['p95']:.0f} ms")
+        if self.frames_dropped:
+            parts.append(f"{self.frames_dropped} dropped")
+        if self.outages:
+            parts.append(f"{self.outages} outages, {self.reconnects} reconnects")
+        return "; ".join(parts)

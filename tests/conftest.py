@@ -1,0 +1,67 @@
+"""Shared pytest fixtures: tiny colour-detecting SavedModels and a short lossless video.
+
+Models are built once per session, and only when a test asks for them (about
+0.2 s each once TensorFlow is imported).  ``fixture_models`` is imported as a
+top-level module: this relies on pytest's default ``prepend`` import mode and
+``tests/`` having no ``__init__.py``.  See ``fixture_models`` for the colour
+-> class mapping and the pixel box convention.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixture_models import Box, build_color_model, make_frames, write_video
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a slow test (deselect with -m 'not slow')")
+
+
+@pytest.fixture(scope="session")
+def color_model_b1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Batch fixed to 1, like the TF Hub models; also has the outputs a consumer must ignore."""
+    return build_color_model(tmp_path_factory.mktemp("models") / "color_b1", extra_outputs=True)
+
+
+@pytest.fixture(scope="session")
+def color_model_open(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Batch dimension None: one result per image."""
+    return build_color_model(tmp_path_factory.mktemp("models") / "color_open", open_batch=True)
+
+
+@pytest.fixture(scope="session")
+def color_model_kpts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Batch 1 with ``detection_keypoints`` and ``detection_keypoint_scores``, like _kpts models."""
+    return build_color_model(
+        tmp_path_factory.mktemp("models") / "color_kpts", keypoints=True, extra_outputs=True
+    )
+
+
+@pytest.fixture(scope="session")
+def color_model_failing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Batch 1; inference raises InvalidArgumentError when a frame holds a pure green pixel."""
+    return build_color_model(
+        tmp_path_factory.mktemp("models") / "color_failing", fail_on_green=True
+    )
+
+
+RED_BLUE_FRAMES = 24
+RED_BLUE_SIZE = (320, 200)  # width, height
+RED_BLUE_FPS = 12
+
+
+@pytest.fixture
+def red_blue_video(tmp_path: Path) -> tuple[Path, list[dict[int, Box]]]:
+    """A 24-frame 320x200 12 fps lossless (FFV1 .mkv) video and its per-frame expected boxes.
+
+    Returns ``(path, expected)``; ``expected[i]`` is ``{class_id: (x1, y1, x2, y2)}``.
+
+    A red rectangle (person, class 1) moves left to right; a blue one (car,
+    class 3) stays still; background grey 128.  Boxes are pixel-exact.
+    """
+    width, height = RED_BLUE_SIZE
+    frames, expected = make_frames(RED_BLUE_FRAMES, width, height)
+    path = write_video(tmp_path / "red_blue.mkv", frames, fps=RED_BLUE_FPS)
+    return path, expected
