@@ -73,11 +73,12 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
     if config.display:
         check_display_available()
     with contextlib.ExitStack() as resources:
-        source = resources.enter_context(open_source(
+        source = open_source(
             camera=config.camera, video=config.video, loop=config.loop,
             stall_timeout=config.stall_timeout, max_reconnects=config.max_reconnects,
             wait=control.stop_reading.wait,
-        ))
+        )
+        resources.callback(source.close)
         video_out: Any = None
         if config.out is not None:
             is_image = config.out.suffix.lower() in IMAGE_FORMATS

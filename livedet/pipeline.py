@@ -204,6 +204,7 @@ class Pipeline:
                     if self._error is None:
                         self._error = _wrap(e)
                 self.abort.set()
+                self.stop_reading.set()  # also wakes a source waiting to reconnect
 
         return run
 

@@ -133,7 +133,7 @@ class VideoSink:
         # faststart: the index goes first, so browsers can play while downloading.
         options = {"movflags": "+faststart"} if mp4_family else {}
         container = av.open(str(self._tmp), mode="w", options=options)
-        stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
+        stream: Any = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         # Millisecond pts from the source's own timestamps: real speed even for variable rates.
         stream.codec_context.time_base = Fraction(1, 1000)

@@ -120,6 +120,7 @@ class VideoFileSource:
     live = False
 
     def __init__(self, path: Path, *, loop: bool = False) -> None:
+        self._first: np.ndarray | None
         _check_input_file(path, "video")
         self.path = path
         self.description = str(path)
@@ -230,7 +231,7 @@ class LiveSource:
         *,
         stall_timeout: float = 5.0,
         max_reconnects: int | None = None,
-        wait: Callable[[float], bool] = lambda seconds: (time.sleep(seconds), False)[1],
+        wait: Callable[[float], bool] | None = None,
         backoff_start: float = 0.5,
         backoff_cap: float = 8.0,
     ) -> None:
@@ -238,7 +239,8 @@ class LiveSource:
         self.stall_timeout = stall_timeout
         self.max_reconnects = max_reconnects
         self._open_capture = open_capture
-        self._wait = wait  # returns True when the pipeline is stopping
+        # wait(seconds) sleeps and returns True when the pipeline is stopping meanwhile.
+        self._wait = wait or threading.Event().wait
         self._backoff_start = backoff_start
         self._backoff_cap = backoff_cap
         self.status = "live"
