@@ -84,6 +84,11 @@ def resolve_model(text: str) -> ModelSpec:
 
 
 def _local_spec(path: Path, text: str) -> ModelSpec:
+    if text == "demo" and not path.is_dir():
+        raise ModelError(
+            f"the bundled demo model is missing from {path}; reinstall livedet from a full "
+            "checkout or retrain it with `python -m livedet.shapes.train`"
+        )
     if not path.is_dir():
         raise ModelError(
             f"--model {text!r} is a file, not a SavedModel folder; "

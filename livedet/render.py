@@ -39,9 +39,11 @@ def text_colour_for(background_bgr: tuple[int, int, int]) -> tuple[int, int, int
 
 
 def _scale(frame: np.ndarray) -> tuple[int, float]:
-    """Line width and font scale proportional to the frame size (readable from 240p to 4K)."""
+    """Line width and font scale proportional to the frame size (readable from 240p to 4K).
+
+    At least 2 px: a 1 px line loses its colour to H.264's half-resolution chroma."""
     short_side = min(frame.shape[:2])
-    return max(1, round(short_side / 300)), max(0.35, short_side / 900)
+    return max(2, round(short_side / 300)), max(0.35, short_side / 900)
 
 
 def annotate(
@@ -58,7 +60,8 @@ def annotate(
         class_id = int(detections.class_ids[i])
         colour = class_colour(class_id)
         x1, y1, x2, y2 = (int(round(v)) for v in detections.boxes[i])
-        cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), colour, thickness, cv2.LINE_AA)
+        # Axis-aligned: LINE_8 is exact; anti-aliasing would only blur the class colour.
+        cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), colour, thickness, cv2.LINE_8)
         if detections.keypoints is not None and detections.keypoint_scores is not None:
             _draw_keypoints(frame, detections.keypoints[i], detections.keypoint_scores[i], colour,
                             thickness)

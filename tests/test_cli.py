@@ -1,0 +1,205 @@
+"""End-to-end runs through the CLI on fixture models and synthetic videos."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+from fixture_models import BLUE, CAR, DOG, PERSON, RED, YELLOW, make_frames, write_video
+
+from livedet.cli import main
+from livedet.models import DEMO_MODEL_DIR
+from livedet.render import class_colour
+
+
+def _decode(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
+        return stream.codec_context.name, frames, stream
+
+
+def _records(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.timeout(120)
+def test_video_to_h264_with_pixel_exact_detections(tmp_path, capsys, red_blue_video,
+                                                   color_model_b1):
+    video, expected = red_blue_video
+    out, dets, stats = tmp_path / "out.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
+    code, err = _run(capsys, "--video", video, "--out", out, "--detections", dets,
+                     "--stats", stats, "--model", color_model_b1)
+    assert code == 0, err
+    assert "Traceback" not in err
+    codec, frames, stream = _decode(out)
+    assert codec == "h264" and len(frames) == len(expected)
+    assert frames[0].shape == (200, 320, 3)  # same size as the input
+    assert stream.average_rate == Fraction(12)  # from the source, not a hard-coded 30
+    records = _records(dets)
+    assert [r["frame"] for r in records] == list(range(len(expected)))
+    for record, boxes in zip(records, expected, strict=True):
+        got = {d["class_id"]: tuple(d["box"]) for d in record["detections"]}
+        assert got == {k: tuple(float(v) for v in box) for k, box in boxes.items()}
+        assert {d["label"] for d in record["detections"]} == {"person", "car"}
+    assert records[1]["t"] == pytest.approx(1 / 12, abs=1e-3)
+    # Boxes are drawn: the person's box edge has the person colour in the output video.
+    # The person's label tag (filled with the class colour) sits above its box.
+    x1, y1, _, _ = expected[12][PERSON]
+    tag = frames[12][y1 - 12 : y1 - 2, x1 : x1 + 40].astype(int)
+    near_colour = np.abs(tag - class_colour(PERSON)).max(axis=2) < 40  # lossy H.264
+    assert near_colour.mean() > 0.3
+    summary = json.loads(stats.read_text())
+    assert summary["frames_in"] == summary["frames_out"] == len(expected)
+    assert summary["frames_dropped"] == 0
+    assert summary["latency_ms"]["p95"] >= summary["latency_ms"]["p50"] > 0
+    assert summary["model_load_s"] > 0
+    assert set(summary["stage_ms_per_frame"]) == {"decode", "preprocess", "inference", "render",
+                                                  "encode"}
+    assert f"{len(expected)} frames" in err  # the one-line summary
+
+
+@pytest.mark.timeout(120)
+def test_open_batch_model_with_batches_gives_the_same_records(tmp_path, capsys, red_blue_video,
+                                                               color_model_open, color_model_b1):
+    video, _ = red_blue_video
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert _run(capsys, "--video", video, "--detections", a, "--no-display",
+                "--model", color_model_open, "--batch-size", 5)[0] == 0
+    assert _run(capsys, "--video", video, "--detections", b, "--no-display",
+                "--model", color_model_b1, "--batch-size", 5)[0] == 0
+    assert _records(a) == _records(b)
+
+
+@pytest.mark.timeout(120)
+def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open):
+    frames, _ = make_frames(4, 240, 160)
+    for frame in frames:
+        frame[140:150, 10:40] = YELLOW  # a dog at score 0.3
+    video = write_video(tmp_path / "in.mkv", frames, fps=5)
+    out = tmp_path / "d.jsonl"
+    assert _run(capsys, "--video", video, "--detections", out, "--no-display",
+                "--model", color_model_open, "--threshold", 0.25)[0] == 0
+    assert {d["class_id"] for d in _records(out)[0]["detections"]} == {PERSON, CAR, DOG}
+    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--overwrite",
+                "--model", color_model_open, "--classes", "car")[0] == 0
+    assert [d["label"] for d in _records(out)[0]["detections"]] == ["car"]
+    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--overwrite",
+                "--model", color_model_open, "--max-boxes", 1)[0] == 0
+    assert [d["label"] for d in _records(out)[0]["detections"]] == ["person"]
+    csv_path = tmp_path / "d.csv"
+    assert _run(capsys, "--video", video, "--detections", csv_path, "--no-display",
+                "--model", color_model_open)[0] == 0
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "frame,t,label,class_id,score,x1,y1,x2,y2" and len(lines) == 1 + 4 * 2
+
+
+@pytest.mark.timeout(120)
+def test_photo_in_photo_out(tmp_path, capsys, color_model_b1):
+    photo = np.full((300, 500, 3), 200, np.uint8)
+    photo[50:150, 300:420] = RED[::-1]  # BGR on disk
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    out = tmp_path / "boxed.png"
+    code, err = _run(capsys, "--video", tmp_path / "photo.png", "--out", out,
+                     "--model", color_model_b1)
+    assert code == 0, err
+    boxed = cv2.imread(str(out))
+    assert boxed.shape == photo.shape
+    assert tuple(boxed[100, 300]) == class_colour(PERSON)
+
+
+@pytest.mark.timeout(120)
+def test_custom_label_map_and_unknown_ids(tmp_path, capsys, color_model_b1, red_blue_video):
+    video, _ = red_blue_video
+    labels = tmp_path / "labels.txt"
+    labels.write_text("1 intruder\n")
+    out = tmp_path / "d.jsonl"
+    assert _run(capsys, "--video", video, "--detections", out, "--no-display",
+                "--labels", labels, "--model", color_model_b1)[0] == 0
+    assert {d["label"] for d in _records(out)[0]["detections"]} == {"intruder", "class 3"}
+
+
+@pytest.mark.timeout(120)
+def test_loop_and_max_frames(tmp_path, capsys, red_blue_video, color_model_b1):
+    video, expected = red_blue_video
+    out = tmp_path / "d.jsonl"
+    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--loop",
+                "--max-frames", 60, "--model", color_model_b1)[0] == 0
+    records = _records(out)
+    assert [r["frame"] for r in records] == list(range(60))
+    times = [r["t"] for r in records]
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))  # keeps increasing
+    first = {d["class_id"]: d["box"] for d in records[0]["detections"]}
+    again = {d["class_id"]: d["box"] for d in records[len(expected)]["detections"]}
+    assert first == again
+
+
+@pytest.mark.timeout(120)
+def test_variable_frame_times_are_kept(tmp_path, capsys, color_model_b1):
+    """The output follows the source's timestamps, not its header rate (FIELD_NOTES #6)."""
+    source = tmp_path / "vfr.mkv"
+    stamps = [0.0, 0.1, 0.2, 0.6, 0.7, 1.5]
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "bgr0"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for t in stamps:
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = int(t * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = tmp_path / "out.mp4"
+    assert _run(capsys, "--video", source, "--out", out, "--model", color_model_b1)[0] == 0
+    with av.open(str(out)) as container:
+        times = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+    np.testing.assert_allclose(np.array(times) - times[0], stamps, atol=0.002)
+
+
+@pytest.mark.timeout(120)
+def test_keypoint_model_draws_keypoints(tmp_path, capsys, color_model_kpts):
+    photo = np.full((200, 320, 3), 128, np.uint8)
+    photo[20:120, 100:200] = BLUE[::-1]  # a car (BGR on disk)
+    photo[130:190, 10:90] = RED[::-1]
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    out = tmp_path / "o.png"
+    assert _run(capsys, "--video", tmp_path / "p.png", "--out", out,
+                "--model", color_model_kpts)[0] == 0
+    boxed = cv2.imread(str(out))
+    # keypoint 8 of 17 sits at the centre of the box diagonal: a white dot.
+    assert tuple(boxed[70, 150]) == (255, 255, 255)
+
+
+def test_no_display_anywhere_fails_in_one_line(tmp_path, capsys, monkeypatch, red_blue_video,
+                                               color_model_b1):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    video, _ = red_blue_video
+    code, err = _run(capsys, "--video", video, "--model", color_model_b1)
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "no display" in err and "--no-display" in err
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not (DEMO_MODEL_DIR / "saved_model" / "saved_model.pb").exists(),
+                    reason="bundled demo model not built yet")
+def test_demo_command_runs_offline(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(capsys, "demo", "--max-frames", 30, "--detections", "d.jsonl")
+    assert code == 0, err
+    codec, frames, _ = _decode(tmp_path / "demo.mp4")
+    assert codec == "h264" and len(frames) == 30
+    records = _records(tmp_path / "d.jsonl")
+    labels = {d["label"] for r in records for d in r["detections"]}
+    assert labels and labels <= {"circle", "square", "triangle"}

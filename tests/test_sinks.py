@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import av
+import numpy as np
+import pytest
+
+from livedet.errors import SinkError
+from livedet.sinks import (
+    DetectionsLog,
+    ImageSink,
+    VideoSink,
+    check_output_path,
+    temporary_path,
+)
+
+
+def _frames(n, width=320, height=240):
+    for i in range(n):
+        frame = np.full((height, width, 3), 60, np.uint8)
+        frame[:, (i * 7) % width] = 255
+        yield frame
+
+
+def _probe(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        times = [float(f.pts * f.time_base) for f in frames]
+        return stream.codec_context.name, stream.codec_context.pix_fmt, frames, times
+
+
+def test_mp4_is_h264_yuv420p_with_real_timestamps(tmp_path):
+    path = tmp_path / "out.mp4"
+    sink = VideoSink(path, fps=10)
+    stamps = [0.0, 0.1, 0.2, 0.3, 0.7, 0.8]  # a gap, as after dropped live frames
+    for frame, t in zip(_frames(len(stamps)), stamps, strict=True):
+        sink.write(frame, t)
+    assert not path.exists()  # still being written under a hidden name
+    assert temporary_path(path).exists()
+    sink.close()
+    codec, pix_fmt, frames, times = _probe(path)
+    assert (codec, pix_fmt) == ("h264", "yuv420p")  # plays in browsers and on phones
+    assert len(frames) == len(stamps)
+    assert (frames[0].width, frames[0].height) == (320, 240)
+    np.testing.assert_allclose(np.array(times) - times[0], stamps, atol=0.002)
+    assert not temporary_path(path).exists()
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".avi", ".mov"])
+def test_other_containers_play(tmp_path, suffix):
+    path = tmp_path / f"out{suffix}"
+    sink = VideoSink(path, fps=25)
+    for i, frame in enumerate(_frames(10)):
+        sink.write(frame, i / 25)
+    sink.close()
+    _, _, frames, _ = _probe(path)
+    assert len(frames) == 10
+
+
+def test_no_frames_leaves_no_file(tmp_path):
+    path = tmp_path / "out.mp4"
+    VideoSink(path, fps=25).close()
+    assert not path.exists() and not temporary_path(path).exists()
+
+
+def test_resolution_change_keeps_file_size(tmp_path):
+    path = tmp_path / "out.mp4"
+    sink = VideoSink(path, fps=25)
+    sink.write(np.zeros((240, 320, 3), np.uint8), 0.0)
+    sink.write(np.zeros((480, 640, 3), np.uint8), 0.04)  # camera came back at another size
+    sink.close()
+    _, _, frames, _ = _probe(path)
+    assert [(f.width, f.height) for f in frames] == [(320, 240)] * 2
+
+
+def test_existing_file_is_replaced_only_at_close(tmp_path):
+    path = tmp_path / "out.mp4"
+    path.write_bytes(b"previous recording")
+    sink = VideoSink(path, fps=25)
+    sink.write(np.zeros((240, 320, 3), np.uint8), 0.0)
+    assert path.read_bytes() == b"previous recording"
+    sink.close()
+    assert path.stat().st_size > 100
+
+
+def test_image_sink(tmp_path):
+    path = tmp_path / "boxed.png"
+    sink = ImageSink(path)
+    image = np.zeros((20, 30, 3), np.uint8)
+    image[5, 5] = (1, 2, 3)
+    sink.write(image, 0.0)
+    sink.close()
+    import cv2
+
+    assert tuple(cv2.imread(str(path))[5, 5]) == (1, 2, 3)
+
+
+def test_jsonl_has_one_whole_record_per_frame(tmp_path):
+    path = tmp_path / "d.jsonl"
+    log = DetectionsLog(path)
+    record = {"label": "car", "class_id": 3, "score": 0.8, "box": [1.0, 2.0, 3.0, 4.0]}
+    log.write(0, 0.0, [record])
+    log.write(1, 0.04, [])
+    log.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [
+        {"frame": 0, "t": 0.0, "detections": [record]},
+        {"frame": 1, "t": 0.04, "detections": []},
+    ]
+
+
+def test_csv_has_every_frame_even_without_detections(tmp_path):
+    path = tmp_path / "d.csv"
+    log = DetectionsLog(path)
+    log.write(0, 0.0, [{"label": "car", "class_id": 3, "score": 0.8, "box": [1, 2, 3, 4]}])
+    log.write(1, 0.04, [])
+    log.close()
+    rows = list(csv.DictReader(path.open()))
+    assert [r["frame"] for r in rows] == ["0", "1"]
+    assert rows[0]["label"] == "car" and rows[0]["x2"] == "3" and rows[1]["label"] == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out.gif", "unknown extension '.gif'"),
+        ("missing/out.mp4", "does not exist; create it first"),
+        ("exists.mp4", "already exists; pass --overwrite"),
+    ],
+)
+def test_output_paths_are_checked_before_work(tmp_path, name, message):
+    (tmp_path / "exists.mp4").write_bytes(b"x")
+    with pytest.raises(SinkError, match=message):
+        check_output_path(tmp_path / name, frozenset({".mp4"}), "--out", overwrite=False)
