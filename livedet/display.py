@@ -40,8 +40,14 @@ class Window:
         self._opened = False
 
     def __enter__(self) -> Window:
+        # pip OpenCV's Qt backend warns about missing bundled fonts on every start; the text we
+        # draw does not use them. --debug (TF_CPP_MIN_LOG_LEVEL unset) keeps the warnings.
+        if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") >= "2":
+            os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false;qt.*.warning=false")
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            # GUI_NORMAL: no Qt toolbar/status bar, just the picture (kiosks).
+            cv2.namedWindow(self.title,
+                            cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         except cv2.error as e:
             raise UsageError(f"cannot open a window: {e.msg.strip()}; pass --no-display") from e
         if self._fullscreen:

@@ -1,0 +1,113 @@
+"""The real window, under Xvfb: it appears, shows boxes, and q / Esc close it cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livedet.render import class_colour
+
+pytestmark = [
+    pytest.mark.display,
+    pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+                       reason="needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run does)"),
+]
+
+
+@pytest.fixture(scope="module")
+def x_display():
+    number = 90 + os.getpid() % 500
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten",
+                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    display = f":{number}"
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    yield display
+    server.terminate()
+    server.wait(5)
+
+
+def _livedet(display, *args):
+    env = {**os.environ, "DISPLAY": display}
+    return subprocess.Popen([sys.executable, "-m", "livedet", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _window_id(display, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^livedet$"],
+                               env={**os.environ, "DISPLAY": display}, capture_output=True,
+                               text=True)
+        if found.stdout.strip():
+            return found.stdout.split()[0]
+        time.sleep(0.2)
+    raise AssertionError("the livedet window never appeared")
+
+
+def _screenshot(display, path):
+    subprocess.run(["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
+                   env={**os.environ, "DISPLAY": display}, check=True, timeout=20)
+    subprocess.run(["convert", str(path.with_suffix(".xwd")), str(path)], check=True, timeout=20)
+    return cv2.imread(str(path))
+
+
+def _key(display, window, key):
+    subprocess.run(["xdotool", "key", "--window", window, key],
+                   env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1, key):
+    from fixture_models import make_frames, write_video
+
+    frames, _ = make_frames(30, 320, 200)
+    video = write_video(tmp_path / "in.mkv", frames, fps=15)
+    stats = tmp_path / "stats.json"
+    process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
+                       "--stats", stats)
+    try:
+        window = _window_id(x_display)
+        time.sleep(2.0)  # let a few frames reach the screen
+        if shutil.which("xwd") and shutil.which("convert"):
+            shot = _screenshot(x_display, tmp_path / "screen.png")
+            person = np.abs(shot.astype(int) - class_colour(1)).max(axis=2) < 10
+            car = np.abs(shot.astype(int) - class_colour(3)).max(axis=2) < 10
+            assert person.sum() > 50 and car.sum() > 50, "no boxes visible in the window"
+        _key(x_display, window, key)
+        _, err = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert stats.exists()
+
+
+@pytest.mark.timeout(180)
+def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1):
+    photo = np.full((240, 320, 3), 200, np.uint8)
+    photo[40:100, 50:150] = (0, 0, 255)  # red in BGR
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
+    try:
+        window = _window_id(x_display)
+        time.sleep(1.5)
+        assert process.poll() is None  # still showing the photo
+        _key(x_display, window, "q")
+        process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 0
