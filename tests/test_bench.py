@@ -1,0 +1,78 @@
+"""`livedet bench` smoke test: every section runs and reports numbers (no performance targets
+here: those are checked by the benchmark itself, not by timed unit tests)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from fixture_models import make_frames, write_video
+
+from livedet.bench import main
+from livedet.bench_runs import SimulatedCamera
+
+
+def _numbers(data: object) -> list[float]:
+    if isinstance(data, bool):
+        return []
+    if isinstance(data, int | float):
+        return [float(data)]
+    if isinstance(data, dict):
+        return [n for v in data.values() for n in _numbers(v)]
+    if isinstance(data, list):
+        return [n for v in data for n in _numbers(v)]
+    return []
+
+
+@pytest.mark.timeout(60)
+def test_bench_writes_every_section_with_numbers(
+    tmp_path: Path, color_model_open: Path, color_model_b1: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames, _ = make_frames(12, 160, 96)
+    video = write_video(tmp_path / "clip.mkv", frames, fps=30)
+    report = tmp_path / "bench.json"
+
+    status = main([
+        "--model", str(color_model_open), "--video", str(video), "--frames", "8",
+        "--batch-sizes", "1,2", "--file-batch-size", "2", "--live-seconds", "1.5",
+        "--rss-frames", "20", "--heavy-model", str(color_model_b1), "--heavy-frames", "4",
+        "--min-seconds", "0.05", "--json", str(report),
+    ])
+
+    assert status == 0
+    results = json.loads(report.read_text())
+    for section in ("machine", "model_only", "loop", "file_mode", "batch_sweep", "live", "rss",
+                    "heavy", "targets"):
+        assert results[section], section
+    assert set(results["batch_sweep"]) == {"1", "2"}
+    for key in ("model_only", "loop", "file_mode", "traced_loop"):
+        assert results["heavy"][key], key
+    assert results["file_mode"]["frames"] == 8
+    assert results["rss"]["frames"] == 20
+    assert results["live"]["frames_out"] > 0
+    latency = results["live"]["latency_ms"]
+    assert all(math.isfinite(latency[k]) and latency[k] > 0 for k in ("p50", "p95", "max"))
+    numbers = _numbers({k: v for k, v in results.items() if k != "targets"})
+    assert numbers and all(math.isfinite(n) for n in numbers)
+    assert len(results["targets"]) == 7
+    assert all(isinstance(t["measured"], float) and t["met"] in (True, False)
+               for t in results["targets"])
+    table = capsys.readouterr().out
+    assert "| measurement" in table and "live" in table
+
+
+def test_simulated_camera_keeps_wall_clock_rate_and_counts_missed_frames() -> None:
+    frames, _ = make_frames(3, 40, 30)
+    camera = SimulatedCamera(frames, fps=50.0)
+    camera.read()
+    first = camera.last_capture_time
+    ok, image = camera.read()
+    assert ok and image.shape == (30, 40, 3)
+    assert camera.last_capture_time - first == pytest.approx(0.02, abs=1e-6)
+    import time
+
+    time.sleep(0.1)  # ~5 frame intervals: the next read gets the newest frame at once
+    camera.read()
+    assert camera.missed >= 3
