@@ -26,7 +26,7 @@ import numpy as np
 from livedet.detections import Detections
 from livedet.display import Window
 from livedet.errors import LivedetError, RuntimeFailure
-from livedet.render import annotate
+from livedet.render import annotate, draw_status
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
 
@@ -150,6 +150,7 @@ class Pipeline:
         self.last_rendered: np.ndarray | None = None  # kept for a photo's window after the run
         self._fps_ema: float | None = None
         self._last_render_at: float | None = None
+        self._outage_shown: str | None = None  # the source status last drawn by _outage_screen
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -177,6 +178,12 @@ class Pipeline:
             stuck = [w.name for w in workers if w.is_alive()]
             if stuck:
                 log.warning("threads still busy at exit: %s", ", ".join(stuck))
+            else:
+                # An abort discards the frames in flight: count them, so that
+                # frames_in == frames_out + frames_dropped on every path.
+                stats = self.stats
+                discarded = stats.frames_in - stats.frames_out - stats.frames_dropped
+                stats.count_dropped(max(0, discarded))
         if self._error is not None:
             raise self._error
         return self.stats
@@ -187,6 +194,8 @@ class Pipeline:
         while any(w.is_alive() for w in workers):
             if self.window is not None:
                 image, self._latest_render = self._latest_render, None
+                if image is None:
+                    image = self._outage_screen()
                 if not self.window.show(image, wait_ms=5):
                     self.stop_reading.set()  # q/Esc/closed window: finish in-flight frames
             else:
@@ -308,6 +317,21 @@ class Pipeline:
             self._fps_ema = instant if previous is None else 0.9 * previous + 0.1 * instant
         self._last_render_at = now
 
+    def _outage_screen(self) -> np.ndarray | None:
+        """While a live source reconnects no frame is rendered, so the screen would freeze on the
+        last one without a word: show that frame again with the status (RECONNECTING ...), once
+        per status change. None when there is nothing new to show."""
+        status = getattr(self.source, "status", "live")
+        if status == "live" or not self.options.overlay or self.last_rendered is None:
+            self._outage_shown = None
+            return None
+        if status == self._outage_shown:
+            return None
+        self._outage_shown = status
+        screen = self.last_rendered.copy()
+        draw_status(screen, self._status_lines())
+        return screen
+
     def _status_lines(self) -> list[str]:
         lines = [f"FPS {self._fps_ema:.1f}" if self._fps_ema else "FPS --"]
         if self.source.live:
@@ -329,11 +353,24 @@ def _wrap(error: BaseException) -> BaseException:
     if isinstance(error, LivedetError) or not isinstance(error, Exception):
         return error
     thread = threading.current_thread().name.removeprefix("livedet-")
-    detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+    detail = _gist(str(error))
     message = f"{thread} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
     wrapped = RuntimeFailure(message)
     wrapped.__cause__ = error
     return wrapped
+
+
+def _gist(text: str) -> str:
+    """A multi-line message as one line. TensorFlow's start with a heading ("Graph execution
+    error:") and give the cause last, before an indented node dump: keep heading and cause."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    gist = lines[0].strip()
+    if gist.endswith(":"):
+        cause = next((line for line in reversed(lines[1:]) if not line[0].isspace()), "")
+        gist = f"{gist} {cause.strip()}".strip()
+    return gist[:300]
 
 
 def print_progress_line(total_hint: int | None) -> Callable[[RunStats], None]:

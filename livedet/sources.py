@@ -263,12 +263,15 @@ class LiveSource:
                 frame = Frame(self._next_index, now - self._started, as_bgr8(image), now)
                 self._next_index += 1
                 return frame
+            if self._wait(0):
+                return None  # stopping, not an outage
             self.outages += 1
             log.warning("%s: no frame (read failed or stalled); reconnecting", self.description)
             self._drop_capture()
 
     def _read_with_timeout(self, capture: CaptureLike) -> np.ndarray | None:
-        """capture.read() in a daemon thread, so a stalled stream cannot hang the grabber."""
+        """capture.read() in a daemon thread, so a stalled stream cannot hang the grabber, nor
+        delay a stop by up to stall_timeout."""
         result: list[Any] = []
         done = threading.Event()
 
@@ -280,9 +283,11 @@ class LiveSource:
             done.set()
 
         threading.Thread(target=read, name="livedet-read", daemon=True).start()
-        if not done.wait(self.stall_timeout):
-            self._capture = None  # abandoned: releasing it while read() runs is unsafe
-            return None
+        deadline = time.perf_counter() + self.stall_timeout
+        while not done.wait(min(0.1, max(0.0, deadline - time.perf_counter()))):
+            if time.perf_counter() >= deadline or self._wait(0):
+                self._capture = None  # abandoned: releasing it while read() runs is unsafe
+                return None
         ok, image = result[0]
         if not ok or image is None or getattr(image, "size", 0) == 0:
             return None
