@@ -121,6 +121,7 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
         )
         log.info("model %s loaded in %.1f s (batch %s); reading %s", config.model,
                  model.load_seconds, "open" if model.open_batch else "1", source.description)
+        stats.started = time.perf_counter()  # throughput is of processing; loading is apart
         pipeline.run()
         if window is not None and config.photo and pipeline.last_rendered is not None:
             while not control.stop_reading.is_set() and window.show(pipeline.last_rendered, 50):

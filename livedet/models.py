@@ -175,6 +175,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         )
         raise ModelError(f"cannot load model {spec.text!r} from {path}: {detail}; {hint}") from e
     signature, input_name, open_batch, outputs = inspect_signature(restored, spec.text)
+    _warm_up(signature, input_name, spec.text)
     return LoadedModel(
         spec=spec,
         signature=signature,
@@ -184,6 +185,21 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         load_seconds=time.perf_counter() - started,
         keepalive=restored,
     )
+
+
+def _warm_up(signature: Any, input_name: str, name: str) -> None:
+    """Call the model once on a small black image, as part of loading.
+
+    TensorFlow optimises a restored graph on its first call: about a second for the demo model
+    and several for big ones (measured by `livedet bench`). Without this, that second lands on the
+    first frame: a latency spike in live mode and a stall at the start of a file. A model that
+    fails here is not rejected: the first real frame reports the error in context."""
+    import tensorflow as tf
+
+    try:
+        signature(**{input_name: tf.zeros([1, 64, 64, 3], tf.uint8)})
+    except Exception as e:  # TF raises many types; the run itself will say what is wrong
+        log.debug("warm-up call of %s failed: %s", name, e)
 
 
 def inspect_signature(restored: Any, name: str) -> tuple[Any, str, bool, set[str]]:
