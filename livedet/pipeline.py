@@ -376,7 +376,9 @@ def _gist(text: str) -> str:
 def print_progress_line(total_hint: int | None) -> Callable[[RunStats], None]:
     """A progress printer for file jobs: one updating line on a terminal, sparse lines otherwise."""
     tty = sys.stderr.isatty()
-    state = {"last_line": 0.0}
+    # Not a terminal (a log): the first line after 10 s, not a "0 frames" line at the start
+    # that would precede an error's one line.
+    state = {"last_line": 0.0 if tty else time.perf_counter()}
 
     def show(stats: RunStats) -> None:
         now = time.perf_counter()

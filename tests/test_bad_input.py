@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,3 +383,19 @@ def test_a_local_model_run_never_opens_the_network(
     assert result.code == 0, result.lines
     assert attempts == []
     assert len(det.read_text().splitlines()) == FRAMES
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("bad", ["text named .mp4", "model without signature"])
+def test_the_real_executable_prints_one_line_too(
+    bad: str, tmp_path: Path, video: Path, color_model_b1: Path, bad_models: dict[str, Path],
+) -> None:
+    """Only a real process shows what TensorFlow's C++ start-up writes straight to fd 2."""
+    build = next(b for i, b, _ in BAD if i == bad)
+    argv = [str(a) for a in build(Case(tmp_path, video, color_model_b1, bad_models))]
+    done = subprocess.run([sys.executable, "-m", "livedet", *argv], capture_output=True,
+                          text=True, timeout=100, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("livedet: error: ")
+    assert done.stdout == ""
