@@ -252,6 +252,8 @@ def table(results: dict[str, Any]) -> str:
         add(f"{prefix}livedet file mode (batch {fm['batch_size']})", f"{fm['fps']:.1f} fps")
         stages = ", ".join(f"{k[:3]} {v:.1f}" for k, v in fm["stage_ms_per_frame"].items())
         add(f"{prefix}  stage ms/frame", stages)
+        add(f"{prefix}  sum of stages vs wall, ms/frame",
+            f"{fm['stage_sum_ms']:.1f} vs {fm['wall_ms_per_frame']:.1f}")
 
     m = results["machine"]
     add("machine", f"{m['cpu']} ({m['cpus']} CPUs), TF {m['tensorflow']}")
