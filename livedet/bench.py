@@ -6,7 +6,8 @@ assumed. Sections (same model and frames throughout):
 1. model only, batch 1 and best batch (the ceiling);   2. the hand-written sequential loop;
 3. livedet file mode (app.run);   4. file mode at batch 1, 2, 4, 8 (open-batch models);
 5. live mode on a simulated 30 fps camera: latency, drops, output FPS;
-6. RSS growth over a long file run;   7. the same on a heavy batch-1 stand-in (ResNet50-FPN).
+6. RSS growth over a long file run;   7. on a heavy batch-1 stand-in (ResNet50-FPN, random weights):
+   ceiling, loop, file mode, and several frames per traced call against one call per frame.
 """
 
 from __future__ import annotations
@@ -260,6 +261,8 @@ def table(results: dict[str, Any]) -> str:
     add("input", f"{results['input']['video']} {results['input']['frame_size']}, "
         f"model {results['input']['model']}")
     section("", results)
+    add("model-only ceiling / loop (the most overlap and batching can give)",
+        f"x{results['model_only']['fps_best'] / results['loop']['fps']:.2f}")
     for size, r in (results.get("batch_sweep") or {}).items():
         add(f"livedet file mode, batch {size}", f"{r['fps']:.1f} fps")
     live = results.get("live")
@@ -323,8 +326,11 @@ def machine() -> dict[str, Any]:
         "tensorflow": tf.__version__,
         "opencv": cv2.__version__,
         "pyav": av_version,
+        # 0: TensorFlow's default (one per core); the environment variables override it.
         "tf_intra_op_threads": threading_config.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": threading_config.get_inter_op_parallelism_threads(),
+        "env": {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                           "OMP_NUM_THREADS") if k in os.environ},
         "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 
