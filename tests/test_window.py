@@ -18,7 +18,7 @@ from livedet.render import class_colour
 pytestmark = [
     pytest.mark.display,
     pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
-                       reason="needs Xvfb and xdotool (apt-get install xvfb xdotool; .ci/run does)"),
+                       reason="needs Xvfb and xdotool (apt-get install xvfb xdotool)"),
 ]
 
 
