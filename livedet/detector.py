@@ -46,33 +46,34 @@ class Detector:
 
     def predict(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """Detect on BGR uint8 frames (as OpenCV reads them); the model gets RGB."""
-        started = time.perf_counter()
-        frames_rgb = [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in frames_bgr]
-        self.last_timings = {"preprocess": time.perf_counter() - started}
         results: list[Detections] = []
-        for group in self._batches(frames_rgb):
-            results.extend(self._run(group))
+        preprocess = 0.0
+        for group in self._batches(frames_bgr):
+            started = time.perf_counter()
+            batch_rgb = _rgb_batch(group)
+            preprocess += time.perf_counter() - started
+            results.extend(self._run(batch_rgb))
+        self.last_timings = {"preprocess": preprocess}
         return results
 
-    def _batches(self, frames_rgb: list[np.ndarray]) -> list[list[np.ndarray]]:
+    def _batches(self, frames: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
         if not self.model.open_batch:
-            return [[frame] for frame in frames_rgb]
+            return [[frame] for frame in frames]
         groups: list[list[np.ndarray]] = []
-        for frame in frames_rgb:  # only frames of one size can share a batch tensor
+        for frame in frames:  # only frames of one size can share a batch tensor
             if groups and groups[-1][0].shape == frame.shape:
                 groups[-1].append(frame)
             else:
                 groups.append([frame])
         return groups
 
-    def _run(self, frames_rgb: list[np.ndarray]) -> list[Detections]:
+    def _run(self, batch_rgb: np.ndarray) -> list[Detections]:
         import tensorflow as tf
 
-        batch = frames_rgb[0][np.newaxis] if len(frames_rgb) == 1 else np.stack(frames_rgb)
-        raw = self.model.signature(**{self.model.input_name: tf.constant(batch)})
+        raw = self.model.signature(**{self.model.input_name: tf.constant(batch_rgb)})
         # Only what we use: zoo exports also return (B, 100, 90) multiclass scores.
         outputs = {name: raw[name].numpy() for name in USED_OUTPUTS if name in raw}
-        height, width = frames_rgb[0].shape[:2]
+        height, width = batch_rgb.shape[1:3]
         return [
             select(
                 from_tf_outputs(outputs, i, height, width),
@@ -80,5 +81,15 @@ class Detector:
                 class_ids=self.selection.class_ids,
                 max_boxes=self.selection.max_boxes,
             )
-            for i in range(len(frames_rgb))
+            for i in range(len(batch_rgb))
         ]
+
+
+def _rgb_batch(frames_bgr: list[np.ndarray]) -> np.ndarray:
+    """Same-sized BGR frames as one (n, h, w, 3) RGB array, converted straight into it: no
+    per-frame RGB copies for np.stack to copy again (a fresh 640x360 array costs ~0.3 ms)."""
+    height, width = frames_bgr[0].shape[:2]
+    batch = np.empty((len(frames_bgr), height, width, 3), np.uint8)
+    for i, frame in enumerate(frames_bgr):
+        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=batch[i])
+    return batch
