@@ -148,8 +148,8 @@ class Pipeline:
         self._rendered = Channel(self.options.queue_size, self.abort)
         self._latest_render: np.ndarray | None = None
         self.last_rendered: np.ndarray | None = None  # kept for a photo's window after the run
-        self._fps_ema: float | None = None
-        self._last_render_at: float | None = None
+        self._fps: float | None = None
+        self._render_times: deque[float] = deque(maxlen=30)
         self._outage_shown: str | None = None  # the source status last drawn by _outage_screen
 
     # -- the run ------------------------------------------------------------------------------
@@ -310,12 +310,12 @@ class Pipeline:
     # -- overlay ------------------------------------------------------------------------------
 
     def _tick_fps(self) -> None:
-        now = time.perf_counter()
-        if self._last_render_at is not None and now > self._last_render_at:
-            instant = 1.0 / (now - self._last_render_at)
-            previous = self._fps_ema
-            self._fps_ema = instant if previous is None else 0.9 * previous + 0.1 * instant
-        self._last_render_at = now
+        """Frames per second over the last 30 frames. Not an average of 1/interval: batches
+        arrive in bursts, so single intervals say nothing about the rate."""
+        self._render_times.append(time.perf_counter())
+        span = self._render_times[-1] - self._render_times[0]
+        if span > 0:
+            self._fps = (len(self._render_times) - 1) / span
 
     def _outage_screen(self) -> np.ndarray | None:
         """While a live source reconnects no frame is rendered, so the screen would freeze on the
@@ -333,7 +333,7 @@ class Pipeline:
         return screen
 
     def _status_lines(self) -> list[str]:
-        lines = [f"FPS {self._fps_ema:.1f}" if self._fps_ema else "FPS --"]
+        lines = [f"FPS {self._fps:.1f}" if self._fps else "FPS --"]
         if self.source.live:
             lines.append(f"inference {self.stats.last_inference_ms:.0f} ms  "
                          f"dropped {self.stats.frames_dropped}")
