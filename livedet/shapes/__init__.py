@@ -1,0 +1,17 @@
+"""A bundled, trained mini-CenterNet that detects filled circles, squares and triangles.
+
+It lets ``livedet --model demo`` run fully offline. Submodules:
+
+- ``scenes``  procedural training/test scenes (numpy + OpenCV, no TensorFlow);
+- ``network`` the compact CenterNet (Keras) and its losses;
+- ``train``   ``python -m livedet.shapes.train`` reproduces the bundled model;
+- ``export``  wraps the model in a TF-Hub-style ``serving_default`` SavedModel signature;
+- ``clip``    ``python -m livedet.shapes.clip`` writes the bundled demo clip.
+
+Nothing heavy is imported here: TensorFlow is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+CLASS_NAMES: dict[int, str] = {1: "circle", 2: "square", 3: "triangle"}
+"""1-based class ids, as in the bundled ``label_map.pbtxt``."""

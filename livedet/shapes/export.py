@@ -1,0 +1,126 @@
+"""Export the shapes CenterNet as a SavedModel with a TF-Hub-style detection signature.
+
+The ``serving_default`` signature matches TF Hub's CenterNet models except that the batch is open:
+
+- input ``input_tensor``: uint8 (B, H, W, 3) RGB, any H and W (all frames in a batch share them);
+- outputs, float32: ``detection_boxes`` (B, 100, 4) normalised [ymin, xmin, ymax, xmax] of the
+  ORIGINAL frame, ``detection_scores`` (B, 100) sorted high to low, ``detection_classes`` (B, 100)
+  1-based ids, ``num_detections`` (B,) (always 100, like the TF Hub models).
+
+Inside the graph a frame is shrunk (never enlarged) so its longer side is at most ``MAX_SIDE``,
+aspect ratio kept, and padded with black at the bottom/right to a multiple of 32; boxes are mapped
+back through the same scale, so they stay pixel-accurate on non-square frames. Decoding is the
+CenterNet one: sigmoid heatmap, 3x3 max-pool peaks, top 100 over all classes and cells, boxes from
+the size and offset heads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from livedet.shapes.network import MULTIPLE, NUM_CLASSES, STRIDE
+
+MAX_SIDE = 512
+MAX_DETECTIONS = 100
+
+
+def make_module(model: Any) -> Any:
+    """A ``tf.Module`` holding ``model`` with a ``serve`` tf.function (the signature)."""
+    import tensorflow as tf
+
+    class ShapesDetector(tf.Module):
+        def __init__(self, keras_model: Any) -> None:
+            super().__init__(name="shapes_detector")
+            self.model = keras_model
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")]
+        )
+        def serve(self, input_tensor: Any) -> dict[str, Any]:
+            return detect(self.model, input_tensor)
+
+    return ShapesDetector(model)
+
+
+def detect(model: Any, input_tensor: Any) -> dict[str, Any]:
+    """Resize, pad, run ``model`` and decode (graph-mode friendly)."""
+    import tensorflow as tf
+
+    shape = tf.shape(input_tensor)
+    batch, height, width = shape[0], shape[1], shape[2]
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    scale = tf.minimum(1.0, MAX_SIDE / tf.maximum(h, w))
+    new_h = tf.maximum(1, tf.cast(tf.round(h * scale), tf.int32))
+    new_w = tf.maximum(1, tf.cast(tf.round(w * scale), tf.int32))
+    # Per-axis scales actually used (rounding makes them differ slightly from `scale`).
+    scale_y, scale_x = tf.cast(new_h, tf.float32) / h, tf.cast(new_w, tf.float32) / w
+    images = tf.image.resize(
+        tf.cast(input_tensor, tf.float32), tf.stack([new_h, new_w]), antialias=True
+    )
+    pad_h = (new_h + MULTIPLE - 1) // MULTIPLE * MULTIPLE
+    pad_w = (new_w + MULTIPLE - 1) // MULTIPLE * MULTIPLE
+    images = tf.image.pad_to_bounding_box(images, 0, 0, pad_h, pad_w)
+    out = model(images, training=False)
+
+    heat = tf.sigmoid(out["heatmap"])
+    peaks = tf.nn.max_pool2d(heat, ksize=3, strides=1, padding="SAME")
+    heat = heat * tf.cast(tf.equal(heat, peaks), tf.float32)
+    out_h, out_w = pad_h // STRIDE, pad_w // STRIDE
+    # Centres can only lie in the unpadded area.
+    valid_rows = tf.range(out_h) * STRIDE < new_h
+    valid_cols = tf.range(out_w) * STRIDE < new_w
+    valid = tf.logical_and(valid_rows[:, None], valid_cols[None, :])
+    heat = heat * tf.cast(valid, tf.float32)[None, :, :, None]
+
+    flat = tf.reshape(heat, tf.stack([batch, -1]))
+    scores, index = tf.math.top_k(flat, k=MAX_DETECTIONS, sorted=True)
+    class_index = index % NUM_CLASSES
+    cell = index // NUM_CLASSES
+    row = tf.cast(cell // out_w, tf.float32)
+    col = tf.cast(cell % out_w, tf.float32)
+    size = tf.gather(tf.reshape(out["size"], tf.stack([batch, -1, 2])), cell, batch_dims=1)
+    offset = tf.gather(tf.reshape(out["offset"], tf.stack([batch, -1, 2])), cell, batch_dims=1)
+    cx = (col + offset[..., 0]) * STRIDE / scale_x
+    cy = (row + offset[..., 1]) * STRIDE / scale_y
+    half_w = tf.maximum(size[..., 0], 0.0) * STRIDE / scale_x / 2
+    half_h = tf.maximum(size[..., 1], 0.0) * STRIDE / scale_y / 2
+    boxes = tf.stack(
+        [(cy - half_h) / h, (cx - half_w) / w, (cy + half_h) / h, (cx + half_w) / w], -1
+    )
+    return {
+        "detection_boxes": tf.clip_by_value(boxes, 0.0, 1.0),
+        "detection_scores": scores,
+        "detection_classes": tf.cast(class_index + 1, tf.float32),
+        "num_detections": tf.fill(tf.reshape(batch, [1]), float(MAX_DETECTIONS)),
+    }
+
+
+def export(model: Any, path: Path) -> None:
+    """Write ``model`` as a SavedModel at ``path`` with the ``serving_default`` signature."""
+    import tensorflow as tf
+
+    module = make_module(model)
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Re-export from a weights file: ``python -m livedet.shapes.export WEIGHTS OUT_DIR``."""
+    import argparse
+
+    from livedet.shapes.network import build_model
+    from livedet.shapes.train import write_label_map
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("weights", type=Path)
+    parser.add_argument("output", type=Path, nargs="?", default=Path("assets/demo_model"))
+    args = parser.parse_args(argv)
+    model = build_model()
+    model.load_weights(args.weights)
+    args.output.mkdir(parents=True, exist_ok=True)
+    export(model, args.output / "saved_model")
+    write_label_map(args.output / "label_map.pbtxt")
+
+
+if __name__ == "__main__":
+    main()
