@@ -8,11 +8,21 @@ display_name preferred) and a simple text format: one `id name` per line (or `id
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from livedet.errors import LabelMapError
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+def _find_assets() -> Path:
+    """assets/ beside the package (a checkout or editable install), else where a wheel install
+    puts it (<prefix>/share/livedet/assets, see pyproject's data-files)."""
+    beside_package = Path(__file__).resolve().parent.parent / "assets"
+    installed = Path(sys.prefix) / "share" / "livedet" / "assets"
+    return beside_package if beside_package.is_dir() or not installed.is_dir() else installed
+
+
+ASSETS_DIR = _find_assets()
 COCO_LABEL_MAP = ASSETS_DIR / "mscoco_label_map.pbtxt"
 
 _ITEM = re.compile(r"item\s*\{(?P<body>[^{}]*)\}", re.S)
