@@ -190,10 +190,11 @@ def load_model(spec: ModelSpec) -> LoadedModel:
 def _warm_up(signature: Any, input_name: str, name: str) -> None:
     """Call the model once on a small black image, as part of loading.
 
-    TensorFlow optimises a restored graph on its first call: about a second for the demo model
-    and several for big ones (measured by `livedet bench`). Without this, that second lands on the
-    first frame: a latency spike in live mode and a stall at the start of a file. A model that
-    fails here is not rejected: the first real frame reports the error in context."""
+    TensorFlow optimises a restored graph on its first call: on 2 idle CPU cores 0.3 s for the
+    demo model (20 frames' worth) and 0.5 s for a ResNet50-FPN, over a second when the machine is
+    busy. Without this, that time lands on the first frame: a latency spike in live mode and a
+    stall at the start of a file. A model that fails here is not rejected: the first real frame
+    reports the error in context."""
     import tensorflow as tf
 
     try:
