@@ -70,8 +70,6 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
     spec = resolve_model(config.model)
     labels = load_label_map(config.labels or spec.label_map)
     class_ids = parse_class_filter(config.classes, labels) if config.classes else None
-    if config.display:
-        check_display_available()
     with contextlib.ExitStack() as resources:
         source = open_source(
             camera=config.camera, video=config.video, loop=config.loop,
@@ -79,6 +77,8 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
             wait=control.stop_reading.wait,
         )
         resources.callback(source.close)
+        if config.display:  # after the source: "no camera" is the more basic news
+            check_display_available()
         video_out: Any = None
         if config.out is not None:
             is_image = config.out.suffix.lower() in IMAGE_FORMATS
