@@ -36,7 +36,7 @@ CENTERNET_VARIANTS: dict[str, tuple[float, float | None, int]] = {
     "resnet50v2_512x512_kpts": (27.6, 48.2, 30),
 }
 REQUIRED_OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
-OFFLINE_HINT = "for the bundled offline model use --model demo"
+OFFLINE_HINT = "use --model demo, the bundled offline model"
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,6 @@ def _download(spec: ModelSpec) -> Path:
     except Exception as e:
         detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise ModelError(
-            f"cannot download model {spec.hub_handle} ({detail}); connect to the network once "
-            f"(it is then cached in {cache}, TFHUB_CACHE_DIR) or {OFFLINE_HINT}"
+            f"cannot download model {spec.hub_handle} ({detail}); run once with network to "
+            f"cache it in {cache} (TFHUB_CACHE_DIR), or {OFFLINE_HINT}"
         ) from e
