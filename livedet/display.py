@@ -38,6 +38,13 @@ class Window:
         self.title = title
         self._fullscreen = fullscreen
         self._opened = False
+        self._sized = False
+
+    def _fit_window(self, width: int, height: int, max_w: int = 1600, max_h: int = 900) -> None:
+        """Open at the video's own size (Qt's default is a small fixed box), shrunk to fit."""
+        scale = min(1.0, max_w / width, max_h / height)
+        cv2.resizeWindow(self.title, max(1, int(width * scale)), max(1, int(height * scale)))
+        self._sized = True
 
     def __enter__(self) -> Window:
         # pip OpenCV's Qt backend warns about missing bundled fonts on every start; the text we
@@ -57,6 +64,8 @@ class Window:
 
     def show(self, image: np.ndarray | None, wait_ms: int = 1) -> bool:
         if image is not None:
+            if not self._sized and not self._fullscreen:
+                self._fit_window(image.shape[1], image.shape[0])
             cv2.imshow(self.title, image)
         key = cv2.waitKey(wait_ms) & 0xFF
         if key in QUIT_KEYS:
