@@ -13,11 +13,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from livedet.config import Config
 from livedet.errors import LivedetError, UsageError
 from livedet.labels import ASSETS_DIR
 from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from livedet.app import RunControl
 
 DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -135,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             log.exception("error")
         _progress_newline()
         print(f"livedet: error: {e}", file=sys.stderr)
-        return SIGNAL_EXIT.get(control.reason or "", e.exit_code) if control.abort.is_set() \
-            else e.exit_code
+        return e.exit_code  # an error outranks a signal that may have come before it
     except Exception as e:  # a bug: still one line, the traceback behind --debug
         if debug:
             log.exception("unexpected error")
@@ -160,12 +163,13 @@ def _progress_newline() -> None:
         sys.stderr.write("\n")
 
 
-def _install_signal_handlers(control: object) -> dict[int, object]:
+def _install_signal_handlers(control: RunControl) -> dict[int, object]:
+    """First SIGINT/SIGTERM: stop reading and finish in-flight frames; second: leave now."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        control.stop(signal.Signals(signum).name)  # type: ignore[attr-defined]
+        control.stop(signal.Signals(signum).name)
 
     previous: dict[int, object] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
