@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livedet.cli import OneLineParser
 from livedet.errors import LivedetError, UsageError
-from livedet.labels import ASSETS_DIR
+from livedet.models import DEMO_CLIP
 
 log = logging.getLogger(__name__)
 
-DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,9 @@ class BenchOptions:
     json: Path | None = None
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see livedet bench --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     d = BenchOptions()
-    p = _OneLineParser(prog="livedet bench", description=__doc__,
+    p = OneLineParser(prog="livedet bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=d.model, help="model to measure (default: demo)")
     p.add_argument("--video", type=Path,

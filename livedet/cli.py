@@ -17,24 +17,24 @@ from typing import TYPE_CHECKING
 
 from livedet.config import Config
 from livedet.errors import LivedetError, UsageError
-from livedet.labels import ASSETS_DIR
-from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL
+from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
 if TYPE_CHECKING:
     from livedet.app import RunControl
 
-DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 log = logging.getLogger("livedet")
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see livedet --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(
+    p = OneLineParser(
         prog="livedet",
         description="Real-time CenterNet object detection on cameras, streams, videos and photos.",
         epilog="Subcommands: `livedet demo [flags]` runs the bundled offline demo; "

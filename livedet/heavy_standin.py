@@ -14,7 +14,6 @@ scene. Boxes sit on real decoded peaks with a plausible size.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ SCORE_PROFILE = (0.92, 0.85, 0.77, 0.68, 0.6) + (0.1,) * (MAX_DETECTIONS - 5)
 
 
 def default_cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "livedet" / "bench"
+    from livedet.models import livedet_cache_dir
+
+    return livedet_cache_dir() / "bench"
 
 
 def standin_path(cache_dir: Path | None = None) -> Path:

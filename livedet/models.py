@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 HUB_ROOT = "https://tfhub.dev/tensorflow/centernet"
 DEFAULT_MODEL = f"{HUB_ROOT}/hourglass_512x512/1"
 DEMO_MODEL_DIR = ASSETS_DIR / "demo_model"
+DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 
 # Short name -> (COCO box mAP, keypoint mAP or None, TF2 zoo GPU ms). From the TF2 detection zoo.
 CENTERNET_VARIANTS: dict[str, tuple[float, float | None, int]] = {
@@ -115,8 +116,12 @@ def _local_spec(path: Path, text: str) -> ModelSpec:
 
 def default_hub_cache() -> Path:
     """A persistent cache: TF Hub's default lives in /tmp and gets purged (tensorflow/hub#896)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "livedet" / "tfhub"
+    return livedet_cache_dir() / "tfhub"
+
+
+def livedet_cache_dir() -> Path:
+    """~/.cache/livedet, or under $XDG_CACHE_HOME: persistent, unlike the system temp dir."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livedet"
 
 
 @contextlib.contextmanager

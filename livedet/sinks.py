@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from livedet.errors import RuntimeFailure, SinkError
+from livedet.sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ VIDEO_FORMATS: dict[str, tuple[str | None, str]] = {
     ".webm": ("libvpx-vp9", "VP90"),
     ".avi": (None, "MJPG"),
 }
-IMAGE_FORMATS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_FORMATS = IMAGE_SUFFIXES  # a photo in, the same kinds of photo out
 DETECTION_FORMATS = frozenset({".jsonl", ".csv"})
 
 
