@@ -58,8 +58,11 @@ def detect(model: Any, input_tensor: Any, calibration: Calibration = IDENTITY) -
     new_w = tf.maximum(1, tf.cast(tf.round(w * scale), tf.int32))
     # Per-axis scales actually used (rounding makes them differ slightly from `scale`).
     scale_y, scale_x = tf.cast(new_h, tf.float32) / h, tf.cast(new_w, tf.float32) / w
-    images = tf.image.resize(
-        tf.cast(input_tensor, tf.float32), tf.stack([new_h, new_w]), antialias=True
+    images = tf.cast(input_tensor, tf.float32)
+    images = tf.cond(  # frames that already fit skip the (costly, no-op) resampling
+        scale < 1.0,
+        lambda: tf.image.resize(images, tf.stack([new_h, new_w]), antialias=True),
+        lambda: images,
     )
     pad_h = (new_h + MULTIPLE - 1) // MULTIPLE * MULTIPLE
     pad_w = (new_w + MULTIPLE - 1) // MULTIPLE * MULTIPLE
