@@ -70,16 +70,16 @@ def foreign_report(serve: Any) -> Report:
     return report
 
 
-# Other renderers meet the project's target. On the held-out generator scenes the bars are set a
-# little below what the bundled model measurably achieves (P 0.937, R 0.893, mAP 0.968), so that
-# harmless numeric drift does not fail them; the target itself is tracked as a strict xfail.
+# Other renderers meet the project's target. On the held-out generator scenes precision and mAP
+# meet it; the recall bar is set a little below what the bundled model measurably achieves (0.895),
+# so that harmless numeric drift does not fail it; the target itself is tracked as a strict xfail.
 
 
 def test_held_out_scenes_precision_recall_and_map(held_out_report: Report) -> None:
     report = held_out_report
     assert report.frames == 200 and report.objects > 500
-    assert report.precision >= 0.92, report
-    assert report.recall >= 0.87, report
+    assert report.precision >= 0.95, report
+    assert report.recall >= 0.88, report
     assert report.mean_ap >= 0.9, report
 
 
@@ -92,11 +92,11 @@ def test_shapes_from_other_renderers_meet_the_target(foreign_report: Report) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="target not reached yet on the held-out generator scenes: P 0.937, R 0.893 at score "
-    "0.5 (small and partly hidden shapes); needs a stronger model. Remove the mark once it passes",
+    reason="target not reached yet on the held-out generator scenes: recall 0.895 at score 0.5 "
+    "(small and partly hidden shapes); needs a stronger model. Remove the mark once it passes",
 )
-def test_held_out_precision_and_recall_target(held_out_report: Report) -> None:
-    assert held_out_report.precision >= 0.95 and held_out_report.recall >= 0.95
+def test_held_out_recall_target(held_out_report: Report) -> None:
+    assert held_out_report.recall >= 0.95
 
 
 def test_signature_outputs_follow_the_tf_hub_layout(serve: Any) -> None:
