@@ -80,14 +80,14 @@ def test_held_out_scenes_precision_recall_and_map(held_out_report: Report) -> No
     assert report.frames == 200 and report.objects > 500
     assert report.precision >= 0.95, report
     assert report.recall >= 0.88, report
-    assert report.mean_ap >= 0.9, report
+    assert report.mean_ap >= 0.95, report  # target 0.9; measured 0.974
 
 
 def test_shapes_from_other_renderers_meet_the_target(foreign_report: Report) -> None:
     assert foreign_report.frames == 60 and foreign_report.objects > 150
     assert foreign_report.precision >= 0.95, foreign_report
     assert foreign_report.recall >= 0.95, foreign_report
-    assert foreign_report.mean_ap >= 0.9, foreign_report
+    assert foreign_report.mean_ap >= 0.95, foreign_report  # target 0.9; measured 0.998
 
 
 @pytest.mark.xfail(
