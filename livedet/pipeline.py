@@ -170,7 +170,7 @@ class Pipeline:
             self._supervise(workers)
         finally:
             if any(w.is_alive() for w in workers):
-                self.abort.set()  # we are leaving (error, KeyboardInterrupt): nobody may wait
+                self._abort()  # we are leaving (error, KeyboardInterrupt): nobody may wait
             deadline = time.perf_counter() + _JOIN_BUDGET
             for worker in workers:
                 worker.join(max(0.0, deadline - time.perf_counter()))
@@ -204,6 +204,10 @@ class Pipeline:
                 self.on_progress(self.stats)
                 next_progress = time.perf_counter() + 0.5
 
+    def _abort(self) -> None:
+        self.abort.set()
+        self.stop_reading.set()  # also wakes a source waiting to reconnect or reading
+
     def _guard(self, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
@@ -212,8 +216,7 @@ class Pipeline:
                 with self._error_lock:
                     if self._error is None:
                         self._error = _wrap(e)
-                self.abort.set()
-                self.stop_reading.set()  # also wakes a source waiting to reconnect
+                self._abort()
 
         return run
 
