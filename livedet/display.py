@@ -11,6 +11,8 @@ import numpy as np
 from livedet.errors import UsageError
 
 QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})  # q or Esc
+# The largest window opened for a video (bigger videos are shown shrunk; the user can resize).
+MAX_WINDOW_WIDTH, MAX_WINDOW_HEIGHT = 1600, 900
 
 
 def check_display_available() -> None:
@@ -40,9 +42,9 @@ class Window:
         self._opened = False
         self._sized = False
 
-    def _fit_window(self, width: int, height: int, max_w: int = 1600, max_h: int = 900) -> None:
+    def _fit_window(self, width: int, height: int) -> None:
         """Open at the video's own size (Qt's default is a small fixed box), shrunk to fit."""
-        scale = min(1.0, max_w / width, max_h / height)
+        scale = min(1.0, MAX_WINDOW_WIDTH / width, MAX_WINDOW_HEIGHT / height)
         cv2.resizeWindow(self.title, max(1, int(width * scale)), max(1, int(height * scale)))
         self._sized = True
 

@@ -85,16 +85,6 @@ def resolve_model(text: str) -> ModelSpec:
 
 
 def _local_spec(path: Path, text: str) -> ModelSpec:
-    if text == "demo" and not path.is_dir():
-        raise ModelError(
-            f"the bundled demo model is missing from {path}; reinstall livedet from a full "
-            "checkout or retrain it with `python -m livedet.shapes.train`"
-        )
-    if not path.is_dir():
-        raise ModelError(
-            f"--model {text!r} is a file, not a SavedModel folder; "
-            "pass the folder that holds saved_model.pb"
-        )
     # A TF2 detection-zoo download unpacks to <name>/saved_model/saved_model.pb (+ pipeline.config).
     for folder in (path, path / "saved_model"):
         if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
@@ -103,10 +93,15 @@ def _local_spec(path: Path, text: str) -> ModelSpec:
                 COCO_LABEL_MAP,
             )
             return ModelSpec(text=text, local_path=folder, label_map=label_map)
-    if text == "demo":
+    if text == "demo":  # missing or emptied folder alike
         raise ModelError(
             f"the bundled demo model is missing from {path}; reinstall livedet from a full "
             "checkout or retrain it with `python -m livedet.shapes.train`"
+        )
+    if not path.is_dir():
+        raise ModelError(
+            f"--model {text!r} is a file, not a SavedModel folder; "
+            "pass the folder that holds saved_model.pb"
         )
     raise ModelError(
         f"--model {text!r}: {path} holds no saved_model.pb (nor saved_model/saved_model.pb); "

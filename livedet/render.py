@@ -55,6 +55,7 @@ def annotate(
 ) -> np.ndarray:
     """Draw boxes, label tags, keypoints and status lines on `frame` in place; return it."""
     thickness, font_scale = _scale(frame)
+    text_thickness = thickness // 2  # _scale gives >= 2, so this is >= 1
     height, width = frame.shape[:2]
     for i in range(len(detections)):
         class_id = int(detections.class_ids[i])
@@ -66,8 +67,8 @@ def annotate(
             _draw_keypoints(frame, detections.keypoints[i], detections.keypoint_scores[i], colour,
                             thickness)
         text = f"{label_name(labels, class_id)} {detections.scores[i]:.2f}"
-        (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, max(1, thickness // 2))
-        pad = max(2, thickness)
+        (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, text_thickness)
+        pad = thickness
         tag_h = text_h + baseline + 2 * pad
         # Above the box when there is room, else inside it; never off the frame.
         tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else min(y1, height - tag_h)
@@ -75,7 +76,7 @@ def annotate(
         cv2.rectangle(frame, (tag_x1, tag_y1), (tag_x1 + text_w + 2 * pad, tag_y1 + tag_h),
                       colour, cv2.FILLED)
         cv2.putText(frame, text, (tag_x1 + pad, tag_y1 + pad + text_h), FONT, font_scale,
-                    text_colour_for(colour), max(1, thickness // 2), cv2.LINE_AA)
+                    text_colour_for(colour), text_thickness, cv2.LINE_AA)
     if status_lines:
         draw_status(frame, status_lines)
     return frame
@@ -96,7 +97,7 @@ def _draw_keypoints(
     for (x, y), seen in zip(points, visible, strict=True):
         if seen:
             cv2.circle(frame, (int(x), int(y)), radius, (255, 255, 255), cv2.FILLED, cv2.LINE_AA)
-            cv2.circle(frame, (int(x), int(y)), radius, colour, max(1, thickness // 2), cv2.LINE_AA)
+            cv2.circle(frame, (int(x), int(y)), radius, colour, thickness // 2, cv2.LINE_AA)
 
 
 def draw_status(frame: np.ndarray, lines: Sequence[str]) -> None:

@@ -370,10 +370,9 @@ def open_source(
             return open_opencv_capture(target, stall_timeout)
 
         name = f"camera {target}" if isinstance(target, int) else f"stream {target}"
-        kwargs: dict[str, Any] = {"stall_timeout": stall_timeout, "max_reconnects": max_reconnects}
-        if wait is not None:
-            kwargs["wait"] = wait
-        return LiveSource(opener, name, **kwargs)
+        return LiveSource(
+            opener, name, stall_timeout=stall_timeout, max_reconnects=max_reconnects, wait=wait
+        )
     assert video is not None
     if video.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(video)
