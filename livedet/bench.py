@@ -149,6 +149,9 @@ def _main_model(options: BenchOptions, video: Path, frames: list[Any],
     if results["model_only"]["open_batch"]:
         sweep = {}
         for size in options.batch_sizes:
+            if size == options.file_batch_size:  # measured just above: not run twice
+                sweep[str(size)] = results["file_mode"]
+                continue
             _step(f"file mode, batch {size}")
             sweep[str(size)] = runs.file_mode(model, video, options.frames, out, size)
         results["batch_sweep"] = sweep

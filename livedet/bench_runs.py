@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livedet.detector import USED_OUTPUTS, Detector
+from livedet.detector import USED_OUTPUTS, Detector, rgb_batch
 from livedet.labels import load_label_map
 from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Pipeline, PipelineOptions
@@ -78,11 +78,11 @@ def model_only(model: str, frames_bgr: Sequence[np.ndarray], batch_sizes: Sequen
     import tensorflow as tf
 
     loaded = _load(model)
-    rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames_bgr]
+    rgb = rgb_batch(list(frames_bgr))
     sizes = list(batch_sizes) if loaded.open_batch else [1]
     per_batch: dict[str, float] = {}
     for size in sizes:
-        batches = [tf.constant(np.stack(rgb[i:i + size]))
+        batches = [tf.constant(rgb[i:i + size])
                    for i in range(0, len(rgb) - size + 1, size)]
 
         def call(batch: Any) -> None:
@@ -130,8 +130,7 @@ def traced_loop(model: str, frames_bgr: Sequence[np.ndarray], group: int = 4,
 
     loaded = _load(model)
     signature, name = loaded.signature, loaded.input_name
-    rgb = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames_bgr[:group]])
-    groups = [tf.constant(rgb)]
+    groups = [tf.constant(rgb_batch(list(frames_bgr[:group])))]
 
     def one_by_one(batch: Any) -> None:
         for i in range(group):
