@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from livedet.detections import from_tf_outputs, select
 from livedet.shapes.evaluate import (
-    Prediction,
     Report,
     evaluate,
     held_out_scenes,
     iou_matrix,
     run_model,
-    to_prediction,
 )
 from livedet.shapes.foreign import foreign_scene
 from livedet.shapes.scenes import (
@@ -124,8 +123,8 @@ def test_a_batch_of_four_equals_four_single_frames(serve: Any) -> None:
     batched = serve(input_tensor=tf.constant(frames))
     for index in range(4):
         single = serve(input_tensor=tf.constant(frames[index : index + 1]))
-        b = to_prediction(batched, index, 360, 640)
-        s = to_prediction(single, 0, 360, 640)
+        b = from_tf_outputs(batched, index, 360, 640)
+        s = from_tf_outputs(single, 0, 360, 640)
         confident = s.scores > 0.3
         np.testing.assert_allclose(b.scores[confident], s.scores[confident], atol=1e-4)
         np.testing.assert_allclose(b.boxes[confident], s.boxes[confident], atol=0.05)
@@ -153,12 +152,8 @@ def test_boxes_are_pixel_accurate_on_non_square_frames(serve: Any, height: int, 
         lo, hi = polygon.min(axis=0), polygon.max(axis=0)
         truth.append((class_id, np.array([lo[0], lo[1], hi[0], hi[1]], np.float32)))
     outputs = serve(input_tensor=tf.constant(image[None]))
-    pred = to_prediction(outputs, 0, height, width)
-    kept = Prediction(
-        pred.boxes[pred.scores >= 0.5],
-        pred.scores[pred.scores >= 0.5],
-        pred.class_ids[pred.scores >= 0.5],
-    )
+    pred = from_tf_outputs(outputs, 0, height, width)
+    kept = select(pred, threshold=0.5)
     assert len(kept.scores) == 2, kept
     for class_id, box in truth:
         same = kept.class_ids == class_id

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from livedet.detections import Detections, from_tf_outputs
 from livedet.shapes.scenes import Scene, generate_scene
 
 HELD_OUT_SEED = 20261124
@@ -40,32 +41,11 @@ FRAME_SIZES: tuple[tuple[int, int], ...] = (
 DEFAULT_MODEL = Path("assets/demo_model/saved_model")
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """Detections of one frame in pixels: boxes (n, 4) x1, y1, x2, y2; scores (n,);
-    class_ids (n,)."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    class_ids: np.ndarray
-
-
 def held_out_scenes(count: int, seed: int = HELD_OUT_SEED) -> Iterator[Scene]:
     for index in range(count):
         rng = np.random.default_rng([seed, index])
         height, width = FRAME_SIZES[index % len(FRAME_SIZES)]
         yield generate_scene(rng, height, width)
-
-
-def to_prediction(outputs: dict[str, Any], index: int, height: int, width: int) -> Prediction:
-    """Convert signature outputs (normalised [ymin, xmin, ymax, xmax]) of frame ``index``."""
-    boxes = np.asarray(outputs["detection_boxes"])[index]
-    pixels = boxes[:, [1, 0, 3, 2]] * np.array([width, height, width, height], np.float32)
-    return Prediction(
-        boxes=pixels,
-        scores=np.asarray(outputs["detection_scores"])[index],
-        class_ids=np.asarray(outputs["detection_classes"])[index].astype(np.int64),
-    )
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,7 +58,7 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def match(pred: Prediction, gt: Scene, iou_threshold: float = 0.5) -> np.ndarray:
+def match(pred: Detections, gt: Scene, iou_threshold: float = 0.5) -> np.ndarray:
     """True-positive flags for ``pred`` (in its order of descending score)."""
     order = np.argsort(-pred.scores, kind="stable")
     tp = np.zeros(len(pred.scores), bool)
@@ -132,7 +112,7 @@ class Report:
         )
 
 
-def evaluate(pairs: list[tuple[Prediction, Scene]], score_threshold: float = 0.5) -> Report:
+def evaluate(pairs: list[tuple[Detections, Scene]], score_threshold: float = 0.5) -> Report:
     """Precision/recall at ``score_threshold`` and per-class AP over all frames."""
     all_scores, all_tp, all_cls = [], [], []
     num_gt = {1: 0, 2: 0, 3: 0}
@@ -161,7 +141,7 @@ def evaluate(pairs: list[tuple[Prediction, Scene]], score_threshold: float = 0.5
 
 def run_model(
     serve: Callable[..., dict[str, Any]], scenes: list[Scene]
-) -> list[tuple[Prediction, Scene]]:
+) -> list[tuple[Detections, Scene]]:
     """Run the signature on each scene (batch 1) and pair predictions with ground truth."""
     import tensorflow as tf
 
@@ -169,7 +149,7 @@ def run_model(
     for scene in scenes:
         height, width = scene.image.shape[:2]
         outputs = serve(input_tensor=tf.constant(scene.image[None]))
-        pairs.append((to_prediction(outputs, 0, height, width), scene))
+        pairs.append((from_tf_outputs(outputs, 0, height, width), scene))
     return pairs
 
 
