@@ -12,6 +12,7 @@ from typing import Any
 from livedet.config import Config
 from livedet.detector import Detector, Selection
 from livedet.display import Window, check_display_available
+from livedet.errors import one_line
 from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, configure_tensorflow, load_model, resolve_model
 from livedet.pipeline import Pipeline, PipelineOptions, print_progress_line
@@ -56,7 +57,7 @@ def run(config: Config, control: RunControl | None = None, *, progress: bool = F
         _run(config, control, stats, progress)
         stats.exit_reason = f"stopped ({control.reason})" if control.reason else "completed"
     except BaseException as e:
-        stats.exit_reason = f"error: {e}".splitlines()[0][:300]
+        stats.exit_reason = f"error: {one_line(str(e))}"
         raise
     finally:
         if stats.finished is None:

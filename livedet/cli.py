@@ -16,7 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from livedet.config import Config
-from livedet.errors import LivedetError, UsageError
+from livedet.errors import LivedetError, UsageError, one_line
 from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             log.exception("unexpected error")
         _progress_newline()
-        detail = str(e).splitlines()[0][:300] if str(e) else ""
+        detail = one_line(str(e))
         print(f"livedet: error: unexpected {type(e).__name__}: {detail} "
               "(run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Exception types. The CLI turns each into one line on stderr and an exit status."""
+"""Exception types, and ``one_line`` for any error text. The CLI turns each error into one line on
+stderr and an exit status."""
 
 from __future__ import annotations
 
@@ -43,3 +44,18 @@ class RuntimeFailure(LivedetError):
     """Something broke after processing began (inference error, full disk, lost source)."""
 
     exit_code = 1
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An error message as one line of at most ``limit`` characters ("" for an empty one).
+
+    TensorFlow's messages start with a heading ("Graph execution error:") and give the cause last,
+    before an indented node dump: heading and cause are kept."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    gist = lines[0].strip()
+    if gist.endswith(":"):
+        cause = next((line for line in reversed(lines[1:]) if not line[0].isspace()), "")
+        gist = f"{gist} {cause.strip()}".strip()
+    return gist[:limit]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from livedet.errors import ModelError
+from livedet.errors import ModelError, one_line
 from livedet.labels import ASSETS_DIR, COCO_LABEL_MAP
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     try:
         restored = tf.saved_model.load(str(path))
     except Exception as e:  # TF raises many types here (OSError, ValueError, NotFoundError, ...)
-        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        detail = one_line(str(e), limit=200) or type(e).__name__
         hint = "delete that folder and run again with network" if spec.hub_handle else (
             "check that the folder is a complete SavedModel export"
         )
@@ -245,7 +245,7 @@ def _download(spec: ModelSpec) -> Path:
     try:
         return Path(hub.resolve(spec.hub_handle))
     except Exception as e:
-        detail = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        detail = one_line(str(e), limit=160) or type(e).__name__
         raise ModelError(
             f"cannot download model {spec.hub_handle} ({detail}); run once with network to "
             f"cache it in {cache} (TFHUB_CACHE_DIR), or {OFFLINE_HINT}"

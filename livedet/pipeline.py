@@ -25,7 +25,7 @@ import numpy as np
 
 from livedet.detections import Detections
 from livedet.display import Window
-from livedet.errors import LivedetError, RuntimeFailure
+from livedet.errors import LivedetError, RuntimeFailure, one_line
 from livedet.render import annotate, draw_status
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
@@ -356,24 +356,11 @@ def _wrap(error: BaseException) -> BaseException:
     if isinstance(error, LivedetError) or not isinstance(error, Exception):
         return error
     thread = threading.current_thread().name.removeprefix("livedet-")
-    detail = _gist(str(error))
+    detail = one_line(str(error))
     message = f"{thread} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
     wrapped = RuntimeFailure(message)
     wrapped.__cause__ = error
     return wrapped
-
-
-def _gist(text: str) -> str:
-    """A multi-line message as one line. TensorFlow's start with a heading ("Graph execution
-    error:") and give the cause last, before an indented node dump: keep heading and cause."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    gist = lines[0].strip()
-    if gist.endswith(":"):
-        cause = next((line for line in reversed(lines[1:]) if not line[0].isspace()), "")
-        gist = f"{gist} {cause.strip()}".strip()
-    return gist[:300]
 
 
 def print_progress_line(total_hint: int | None) -> Callable[[RunStats], None]:

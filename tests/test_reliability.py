@@ -24,7 +24,7 @@ import livedet.cli
 import livedet.pipeline
 import livedet.sources
 from livedet.detections import Detections
-from livedet.errors import RuntimeFailure, SourceError
+from livedet.errors import RuntimeFailure, SourceError, one_line
 from livedet.pipeline import Pipeline, PipelineOptions
 from livedet.sinks import DetectionsLog, VideoSink
 from livedet.sources import Frame, LiveSource
@@ -348,6 +348,13 @@ def test_multiline_tensorflow_style_error_keeps_its_cause_on_one_line() -> None:
     error, _ = run_until_error(Pipeline(EndlessFile(), predict, LABELS))
     assert str(error) == ("inference failed: ValueError: Graph execution error: "
                           "assertion failed: [pure green pixel found]")
+
+
+def test_one_line_bounds_any_message() -> None:
+    # The same rule serves the CLI, model loading and the stats file's exit reason.
+    assert one_line("") == one_line("  \n ") == ""
+    assert one_line("  no such file\n  details follow") == "no such file"
+    assert one_line("x" * 1000, limit=50) == "x" * 50
 
 
 @pytest.mark.timeout(30)
