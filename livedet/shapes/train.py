@@ -3,15 +3,15 @@
     python -m livedet.shapes.train            # the bundled model: seed 0, defaults below
 
 Three phases (``PHASES``), batch 16 of 256x256 tiles, AdamW, each with a warm-up then cosine
-decay: phase 1, 3600 steps from 3e-3; phases 2 and 3, 1200 steps from 1e-3 and 2500 steps from
-7e-4, each a warm restart on the next, unseen samples; 117k generated images in all. Then the
+decay: phase 1, 4500 steps from 3e-3; phases 2 and 3, 1500 steps from 1e-3 and 3000 steps from
+7e-4, each a warm restart on the next, unseen samples; 144k generated images in all. Then the
 scores are calibrated (``calibrate.py``) and the model is exported. Measured for the bundled
-model, one run of this command on 2 CPU cores: 60.0 min (phases 29.2 + 10.1 + 20.2 min,
-calibration and export 0.4 min).
+model, one run of this command on 2 CPU cores: 83.1 min (phases 40.0 + 15.3 + 27.3 min,
+calibration and export 0.4 min; about 3 min of other work ran on the machine during phase 2).
 
 TF op determinism is on and the data stream is exactly reproducible, but a rerun is not promised
-to be bit-identical: an earlier run of the same recipe, done phase by phase with ``--resume``,
-ended at held-out precision 0.937 / recall 0.893 against this run's 0.964 / 0.895.
+to be bit-identical (an earlier, smaller recipe rerun phase by phase ended at held-out precision
+0.937 / recall 0.893 against 0.964 / 0.895 for its one-command run).
 
 Data is generated on the fly, in a worker process, by ``scenes.generate_scene``; sample ``i`` of a
 run with seed ``s`` is drawn from ``np.random.default_rng([s, i])``, so the data stream is exactly
@@ -31,22 +31,23 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from livedet.shapes.export import MAX_SIDE
 from livedet.shapes.network import STRIDE, make_targets
 from livedet.shapes.scenes import generate_scene
 
 logger = logging.getLogger(__name__)
 
-# Largest frame (1280 px) / a longest side of 512 px. The model now runs at export.MAX_SIDE = 640,
-# which needs at most 2.0; the wider range is kept so a retrain reproduces the bundled model.
-MAX_DOWNSCALE = 1280 / 512
+# The largest frame the model is specified for (1280 px) over the side it runs at: training sees
+# shapes as small as a 24-px one in a 1280-px frame becomes, and no smaller.
+MAX_DOWNSCALE = 1280 / MAX_SIDE
 
 
 def make_sample(seed: int, index: int, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,18 +76,36 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
+def make_batch(
+    seed: int, first: int, batch: int, tile: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Samples ``first .. first + batch - 1`` stacked: images, heatmaps, regression targets."""
+    samples = [make_sample(seed, index, tile) for index in range(first, first + batch)]
+    images, heatmaps, regressions = (np.stack(parts) for parts in zip(*samples, strict=True))
+    return images, heatmaps, regressions
+
+
+# Batches generated ahead of the training step. Bounded: an unbounded ``imap`` ran ahead of
+# training, buffering every sample of a phase (~330 KB each, tens of GB) and taking CPU from it.
+PREFETCH_BATCHES = 4
+BATCH_TIMEOUT_S = 600.0  # a data worker that died leaves its result pending forever
+
+
 def batches(
     seed: int, batch: int, steps: int, tile: int, workers: int, first_sample: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Batches of samples ``first_sample``, ``first_sample + 1``, ... in a fixed order, from a
     process pool (started before TensorFlow is imported)."""
-    indices = range(first_sample, first_sample + steps * batch)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_worker_init) as pool:
-        samples = pool.imap(partial(make_sample, seed, tile=tile), indices, 16)
+        pending: deque[Any] = deque()
+        submitted = 0
         for _ in range(steps):
-            group = [next(samples) for _ in range(batch)]
-            yield tuple(np.stack(parts) for parts in zip(*group, strict=True))  # type: ignore[misc]
+            while submitted < steps and len(pending) < max(PREFETCH_BATCHES, 2 * workers):
+                first = first_sample + submitted * batch
+                pending.append(pool.apply_async(make_batch, (seed, first, batch, tile)))
+                submitted += 1
+            yield pending.popleft().get(timeout=BATCH_TIMEOUT_S)
 
 
 def train(
@@ -167,8 +186,9 @@ def train(
 
 
 # (steps, peak learning rate) of each phase; each phase after the first is a warm restart on the
-# next, unseen samples. Phase 3 was added when phases 1-2 left recall at score 0.5 short of target.
-PHASES: tuple[tuple[int, float], ...] = ((3600, 3e-3), (1200, 1e-3), (2500, 7e-4))
+# next, unseen samples. Sized to fill the 90-minute budget on 2 cores with the current network
+# (the previous 134k-parameter one ran 3600/1200/2500 steps in 60 min).
+PHASES: tuple[tuple[int, float], ...] = ((4500, 3e-3), (1500, 1e-3), (3000, 7e-4))
 DEFAULT_PHASES_TEXT = ",".join(f"{steps}:{lr:g}" for steps, lr in PHASES)
 
 
