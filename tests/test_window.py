@@ -58,10 +58,35 @@ def _window_id(display, timeout=60.0):
 
 
 def _screenshot(display, path):
-    subprocess.run(["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
-                   env={**os.environ, "DISPLAY": display}, check=True, timeout=20)
+    """The screen as BGR, or None when the grab failed: xwd fails with BadMatch if a window is
+    being mapped or resized at that moment."""
+    grab = subprocess.run(["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
+                          env={**os.environ, "DISPLAY": display}, capture_output=True, timeout=20)
+    if grab.returncode != 0:
+        return None
     subprocess.run(["convert", str(path.with_suffix(".xwd")), str(path)], check=True, timeout=20)
     return cv2.imread(str(path))
+
+
+def _boxes_on_screen(display, path):
+    shot = _screenshot(display, path)
+    if shot is None:
+        return False
+    person = np.abs(shot.astype(int) - class_colour(1)).max(axis=2) < 10
+    car = np.abs(shot.astype(int) - class_colour(3)).max(axis=2) < 10
+    return bool(person.sum() > 50 and car.sum() > 50)
+
+
+def _wait_until_gone(display, timeout=10.0):
+    """Wait until no livedet window is left, so the next test cannot find this one's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--name", "^livedet$"],
+                               env={**os.environ, "DISPLAY": display}, capture_output=True,
+                               text=True)
+        if not found.stdout.strip():
+            return
+        time.sleep(0.2)
 
 
 def _key(display, window, key):
@@ -85,18 +110,19 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
             # Poll rather than sleep a fixed time: on a loaded machine the first annotated frames
             # can take several seconds to reach the screen.
             deadline = time.monotonic() + 30
-            while True:
-                shot = _screenshot(x_display, tmp_path / "screen.png")
-                person = np.abs(shot.astype(int) - class_colour(1)).max(axis=2) < 10
-                car = np.abs(shot.astype(int) - class_colour(3)).max(axis=2) < 10
-                if person.sum() > 50 and car.sum() > 50:
-                    break
-                assert time.monotonic() < deadline, "no boxes visible in the window after 30 s"
+            while not _boxes_on_screen(x_display, tmp_path / "screen.png"):
+                if time.monotonic() > deadline:
+                    process.kill()
+                    _, err = process.communicate(timeout=15)
+                    raise AssertionError("no boxes visible in the window after 30 s; livedet "
+                                         f"exit {process.returncode}, stderr: {err[-2000:]}")
                 time.sleep(0.5)
         _key(x_display, window, key)
         _, err = process.communicate(timeout=15)
     finally:
         process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert stats.exists()
@@ -116,4 +142,6 @@ def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1)
         process.communicate(timeout=15)
     finally:
         process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
     assert process.returncode == 0
