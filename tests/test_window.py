@@ -102,21 +102,26 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     frames, _ = make_frames(30, 320, 200)
     video = write_video(tmp_path / "in.mkv", frames, fps=15)
     stats = tmp_path / "stats.json"
-    process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
-                       "--stats", stats)
-    try:
+    # Under Xvfb without a window manager the Qt window occasionally never reaches the screen
+    # (the grab stays black while livedet runs): such a launch is retried, at most twice.
+    for attempt in range(3):
+        process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
+                           "--stats", stats)
         window = _window_id(x_display)
-        if shutil.which("xwd") and shutil.which("convert"):
-            # Poll rather than sleep a fixed time: on a loaded machine the first annotated frames
-            # can take several seconds to reach the screen.
-            deadline = time.monotonic() + 30
-            while not _boxes_on_screen(x_display, tmp_path / "screen.png"):
-                if time.monotonic() > deadline:
-                    process.kill()
-                    _, err = process.communicate(timeout=15)
-                    raise AssertionError("no boxes visible in the window after 30 s; livedet "
-                                         f"exit {process.returncode}, stderr: {err[-2000:]}")
-                time.sleep(0.5)
+        if not (shutil.which("xwd") and shutil.which("convert")):
+            break
+        deadline = time.monotonic() + 15
+        while not _boxes_on_screen(x_display, tmp_path / "screen.png"):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        else:
+            break
+        process.kill()
+        _, err = process.communicate(timeout=15)
+        _wait_until_gone(x_display)
+        assert attempt < 2, f"no boxes visible in the window in 3 launches; stderr: {err[-2000:]}"
+    try:
         _key(x_display, window, key)
         _, err = process.communicate(timeout=15)
     finally:
