@@ -107,7 +107,12 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     for attempt in range(3):
         process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
                            "--stats", stats)
-        window = _window_id(x_display)
+        try:
+            window = _window_id(x_display)
+        except AssertionError:
+            process.kill()  # a --loop run never ends on its own
+            process.wait(15)
+            raise
         if not (shutil.which("xwd") and shutil.which("convert")):
             break
         deadline = time.monotonic() + 15
