@@ -277,7 +277,8 @@ def generate_scene(
     probability)."""
     img = make_background(rng, height, width)
     owner = np.full((height, width), -1, np.int16)
-    areas: list[int] = []
+    areas: list[int] = []  # pixels of each placed shape ...
+    visible: list[int] = []  # ... and how many of them no later shape covers (owner == j)
     boxes: list[list[float]] = []
     class_ids: list[int] = []
     max_size = min(max_size, 0.9 * min(height, width))
@@ -305,9 +306,7 @@ def generate_scene(
             continue
         local_owner = owner[y0:y1, x0:x1]
         hidden = np.bincount(local_owner[covered & (local_owner >= 0)], minlength=len(areas))
-        visible_after = [
-            (np.count_nonzero(owner == j) - hidden[j]) / areas[j] for j in np.nonzero(hidden)[0]
-        ]
+        visible_after = [(visible[j] - hidden[j]) / areas[j] for j in np.nonzero(hidden)[0]]
         if visible_after and min(visible_after) < MIN_VISIBLE:
             continue
         patch = img[y0:y1, x0:x1]
@@ -318,7 +317,10 @@ def generate_scene(
         a = alpha[..., None]
         img[y0:y1, x0:x1] = patch * (1 - a) + paint * a
         local_owner[covered] = len(areas)
+        for j in np.nonzero(hidden)[0]:
+            visible[j] -= int(hidden[j])
         areas.append(int(covered.sum()))
+        visible.append(areas[-1])
         boxes.append(box)
         class_ids.append(class_id)
     if degrade:
