@@ -102,8 +102,9 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     frames, _ = make_frames(30, 320, 200)
     video = write_video(tmp_path / "in.mkv", frames, fps=15)
     stats = tmp_path / "stats.json"
-    # Under Xvfb without a window manager the Qt window occasionally never reaches the screen
-    # (the grab stays black while livedet runs): such a launch is retried, at most twice.
+    # Under Xvfb without a window manager Qt occasionally maps the window but never paints it
+    # (measured 6 of 124 launches; unmap + map heals it; see README, Troubleshooting): such a
+    # launch is retried, at most twice.
     for attempt in range(3):
         process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
                            "--stats", stats)
