@@ -187,7 +187,7 @@ def train(
 
 # (steps, peak learning rate) of each phase; each phase after the first is a warm restart on the
 # next, unseen samples. Sized to the 90-minute budget on 2 cores with the current network: 79 min
-# measured (0.48 s/step; 10 % more steps, 5400/1800/3600, were on course for ~92 min).
+# measured (0.48 s/step; 8 % more steps, 5400/1800/3600, were on course for ~92 min).
 PHASES: tuple[tuple[int, float], ...] = ((5000, 3e-3), (1700, 1e-3), (3300, 7e-4))
 DEFAULT_PHASES_TEXT = ",".join(f"{steps}:{lr:g}" for steps, lr in PHASES)
 
