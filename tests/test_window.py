@@ -39,20 +39,29 @@ def x_display():
     server.wait(5)
 
 
+def _env(display):
+    return {**os.environ, "DISPLAY": display}
+
+
 def _livedet(display, *args):
-    env = {**os.environ, "DISPLAY": display}
-    return subprocess.Popen([sys.executable, "-m", "livedet", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "livedet", *map(str, args)],
+                            env=_env(display), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _livedet_windows(display, *, only_visible):
+    """Ids of the windows titled "livedet" (only the mapped ones if ``only_visible``)."""
+    visible = ["--onlyvisible"] if only_visible else []
+    found = subprocess.run(["xdotool", "search", *visible, "--name", "^livedet$"],
+                           env=_env(display), capture_output=True, text=True)
+    return found.stdout.split()
 
 
 def _window_id(display, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^livedet$"],
-                               env={**os.environ, "DISPLAY": display}, capture_output=True,
-                               text=True)
-        if found.stdout.strip():
-            return found.stdout.split()[0]
+        if windows := _livedet_windows(display, only_visible=True):
+            return windows[0]
         time.sleep(0.2)
     raise AssertionError("the livedet window never appeared")
 
@@ -61,7 +70,7 @@ def _screenshot(display, path):
     """The screen as BGR, or None when the grab failed: xwd fails with BadMatch if a window is
     being mapped or resized at that moment."""
     grab = subprocess.run(["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
-                          env={**os.environ, "DISPLAY": display}, capture_output=True, timeout=20)
+                          env=_env(display), capture_output=True, timeout=20)
     if grab.returncode != 0:
         return None
     subprocess.run(["convert", str(path.with_suffix(".xwd")), str(path)], check=True, timeout=20)
@@ -77,21 +86,25 @@ def _boxes_on_screen(display, path):
     return bool(person.sum() > 50 and car.sum() > 50)
 
 
+def _wait_for_boxes(display, path, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not _boxes_on_screen(display, path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def _wait_until_gone(display, timeout=10.0):
     """Wait until no livedet window is left, so the next test cannot find this one's."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = subprocess.run(["xdotool", "search", "--name", "^livedet$"],
-                               env={**os.environ, "DISPLAY": display}, capture_output=True,
-                               text=True)
-        if not found.stdout.strip():
-            return
+    while time.monotonic() < deadline and _livedet_windows(display, only_visible=False):
         time.sleep(0.2)
 
 
 def _key(display, window, key):
     subprocess.run(["xdotool", "key", "--window", window, key],
-                   env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
+                   env=_env(display), check=True, timeout=10)
 
 
 @pytest.mark.timeout(180)
@@ -114,14 +127,8 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
             process.kill()  # a --loop run never ends on its own
             process.wait(15)
             raise
-        if not (shutil.which("xwd") and shutil.which("convert")):
-            break
-        deadline = time.monotonic() + 15
-        while not _boxes_on_screen(x_display, tmp_path / "screen.png"):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        else:
+        can_grab = shutil.which("xwd") and shutil.which("convert")
+        if not can_grab or _wait_for_boxes(x_display, tmp_path / "screen.png"):
             break
         process.kill()
         _, err = process.communicate(timeout=15)

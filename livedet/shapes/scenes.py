@@ -306,7 +306,8 @@ def generate_scene(
             continue
         local_owner = owner[y0:y1, x0:x1]
         hidden = np.bincount(local_owner[covered & (local_owner >= 0)], minlength=len(areas))
-        visible_after = [(visible[j] - hidden[j]) / areas[j] for j in np.nonzero(hidden)[0]]
+        touched = np.nonzero(hidden)[0]
+        visible_after = [(visible[j] - hidden[j]) / areas[j] for j in touched]
         if visible_after and min(visible_after) < MIN_VISIBLE:
             continue
         patch = img[y0:y1, x0:x1]
@@ -317,7 +318,7 @@ def generate_scene(
         a = alpha[..., None]
         img[y0:y1, x0:x1] = patch * (1 - a) + paint * a
         local_owner[covered] = len(areas)
-        for j in np.nonzero(hidden)[0]:
+        for j in touched:
             visible[j] -= int(hidden[j])
         areas.append(int(covered.sum()))
         visible.append(areas[-1])
