@@ -67,9 +67,9 @@ def detect(model: Any, input_tensor: Any, calibration: Calibration = IDENTITY) -
     pad_h = (new_h + MULTIPLE - 1) // MULTIPLE * MULTIPLE
     pad_w = (new_w + MULTIPLE - 1) // MULTIPLE * MULTIPLE
     images = tf.image.pad_to_bounding_box(images, 0, 0, pad_h, pad_w)
-    out = model(images, training=False)
+    out = run_with_flip(model, images)
 
-    heat = tf.sigmoid(out["heatmap"])
+    heat = out["heatmap"]
     peaks = tf.nn.max_pool2d(heat, ksize=3, strides=1, padding="SAME")
     heat = heat * tf.cast(tf.equal(heat, peaks), tf.float32)
     out_h, out_w = pad_h // STRIDE, pad_w // STRIDE
@@ -106,6 +106,26 @@ def detect(model: Any, input_tensor: Any, calibration: Calibration = IDENTITY) -
     }
 
 
+def run_with_flip(model: Any, images: Any) -> dict[str, Any]:
+    """``model`` on ``images`` and their mirror image in one batch, flipped back and averaged.
+
+    This is CenterNet's flip testing: the centre probabilities and box sizes of the two passes are
+    averaged, and the offsets are taken from the unflipped pass (a mirrored offset belongs to a
+    mirrored cell). Averaging two views steadies the peaks of hard shapes -- small ones, partly
+    hidden ones -- for twice the model compute. Returns ``heatmap`` as probabilities."""
+    import tensorflow as tf
+
+    batch = tf.shape(images)[0]
+    out = model(tf.concat([images, tf.reverse(images, axis=[2])], axis=0), training=False)
+    direct = {name: value[:batch] for name, value in out.items()}
+    mirrored = {name: tf.reverse(value[batch:], axis=[2]) for name, value in out.items()}
+    return {
+        "heatmap": (tf.sigmoid(direct["heatmap"]) + tf.sigmoid(mirrored["heatmap"])) / 2,
+        "size": (direct["size"] + mirrored["size"]) / 2,
+        "offset": direct["offset"],
+    }
+
+
 def export(model: Any, path: Path, calibration: Calibration) -> None:
     """Write ``model`` as a SavedModel at ``path`` with the ``serving_default`` signature."""
     import tensorflow as tf
@@ -125,12 +145,15 @@ def write_label_map(path: Path) -> None:
 
 
 def write_bundle(model: Any, output: Path) -> Calibration:
-    """Calibrate ``model``'s scores and write ``output/saved_model`` and its label map."""
+    """Fold ``model``'s BatchNorms, calibrate its scores, write ``output/saved_model`` and its
+    label map."""
     from livedet.shapes.calibrate import fit_calibration
+    from livedet.shapes.network import fold_batchnorm
 
-    calibration = fit_calibration(model)
+    served = fold_batchnorm(model)
+    calibration = fit_calibration(served)
     output.mkdir(parents=True, exist_ok=True)
-    export(model, output / "saved_model", calibration)
+    export(served, output / "saved_model", calibration)
     write_label_map(output / "label_map.pbtxt")
     return calibration
 

