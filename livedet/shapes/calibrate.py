@@ -1,7 +1,7 @@
 """Score calibration of the shapes model: Platt scaling of the heatmap peak.
 
 A CenterNet peak value is a per-cell focal-loss output, not the probability that the detection is
-right: for the bundled model a peak of 0.4 is right ~31 % of the time and one of 0.8 ~99 %, so a
+right: for the bundled model a peak of 0.4 is right ~48 % of the time and one of 0.8 ~99 %, so a
 fixed threshold such as the app's 0.5 means little. Platt scaling fits
 ``p = sigmoid(a * logit(peak) + b)`` to "is this detection correct (right class, IoU >= 0.5)" by
 logistic regression, on scenes from ``CALIBRATION_SEED`` -- a seed used neither in training (seed

@@ -9,9 +9,11 @@ The ``serving_default`` signature matches TF Hub's CenterNet models except that 
 
 Inside the graph a frame is shrunk (never enlarged) so its longer side is at most ``MAX_SIDE``,
 aspect ratio kept, and padded with black at the bottom/right to a multiple of 32; boxes are mapped
-back through the same scale, so they stay pixel-accurate on non-square frames. Decoding is the
-CenterNet one: sigmoid heatmap, 3x3 max-pool peaks, top 100 over all classes and cells, boxes from
-the size and offset heads.
+back through the same scale, so they stay pixel-accurate on non-square frames. The network runs
+with flip testing (``run_with_flip``: it also sees the mirrored frame, and the two heatmaps are
+averaged), its BatchNorms folded into the convolutions (``network.fold_batchnorm``), which pays
+for most of the second pass. Decoding is the CenterNet one: 3x3 max-pool peaks, top 100 over all
+classes and cells, boxes from the size and offset heads.
 """
 
 from __future__ import annotations
