@@ -141,9 +141,9 @@ def fold_batchnorm(model: Any) -> Any:
         if bn is None:
             new.set_weights(layer.get_weights())
             continue
-        gamma, beta, mean, variance = (np.asarray(w) for w in bn.get_weights())
+        gamma, beta, mean, variance = bn.get_weights()  # numpy arrays
         scale = gamma / np.sqrt(variance + bn.epsilon)
-        kernel = np.asarray(layer.get_weights()[0])
+        kernel = layer.get_weights()[0]
         if isinstance(layer, layers.DepthwiseConv2D):  # (kh, kw, channels, 1): scale axis 2
             kernel = kernel * scale.reshape(1, 1, -1, 1)
         else:  # (kh, kw, in, out): scale the output axis
