@@ -73,8 +73,11 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
     class_ids = parse_class_filter(config.classes, labels) if config.classes else None
     with contextlib.ExitStack() as resources:
         source = open_source(
-            camera=config.camera, video=config.video, loop=config.loop,
-            stall_timeout=config.stall_timeout, max_reconnects=config.max_reconnects,
+            camera=config.camera,
+            video=config.video,
+            loop=config.loop,
+            stall_timeout=config.stall_timeout,
+            max_reconnects=config.max_reconnects,
             wait=control.stop_reading.wait,
         )
         resources.callback(source.close)
@@ -94,8 +97,11 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
             return  # interrupted while loading: nothing was processed
         stats.model_load_seconds = model.load_seconds
         detector = Detector(model, Selection(config.threshold, class_ids, config.max_boxes))
-        window = resources.enter_context(Window(fullscreen=config.fullscreen)) \
-            if config.display else None
+        window = (
+            resources.enter_context(Window(fullscreen=config.fullscreen))
+            if config.display
+            else None
+        )
         live = source.live
         total = getattr(source, "header_frame_count", 0) if not config.loop else 0
         if config.max_frames:
@@ -118,10 +124,16 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
             stop_reading=control.stop_reading,
             abort=control.abort,
             on_progress=print_progress_line(total or None)
-            if progress and isinstance(source, VideoFileSource) else None,
+            if progress and isinstance(source, VideoFileSource)
+            else None,
         )
-        log.info("model %s loaded in %.1f s (batch %s); reading %s", config.model,
-                 model.load_seconds, "open" if model.open_batch else "1", source.description)
+        log.info(
+            "model %s loaded in %.1f s (batch %s); reading %s",
+            config.model,
+            model.load_seconds,
+            "open" if model.open_batch else "1",
+            source.description,
+        )
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
         pipeline.run()
         if window is not None and config.photo and pipeline.last_rendered is not None:
@@ -129,8 +141,9 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
                 pass  # a photo stays on screen until q/Esc or the window is closed
 
 
-def _load_model_interruptibly(*, spec_text: str, control: RunControl,
-                              cpu: bool) -> LoadedModel | None:
+def _load_model_interruptibly(
+    *, spec_text: str, control: RunControl, cpu: bool
+) -> LoadedModel | None:
     """Load in a daemon thread so Ctrl-C/SIGTERM during a 20 s load exits at once."""
     result: dict[str, Any] = {}
 
@@ -153,5 +166,7 @@ def _load_model_interruptibly(*, spec_text: str, control: RunControl,
 
 
 def _describe(config: Config) -> dict[str, Any]:
-    return {k: (str(v) if v is not None and not isinstance(v, int | float | bool) else v)
-            for k, v in config.__dict__.items()}
+    return {
+        k: (str(v) if v is not None and not isinstance(v, int | float | bool) else v)
+        for k, v in config.__dict__.items()
+    }

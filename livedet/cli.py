@@ -42,46 +42,93 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = p.add_argument_group("input")
     src.add_argument("--camera", metavar="N|URL", help="camera index (0) or stream URL (rtsp://)")
-    src.add_argument("--video", type=Path, metavar="FILE",
-                     help="video file, photo (.jpg/.png), or stream URL")
+    src.add_argument(
+        "--video", type=Path, metavar="FILE", help="video file, photo (.jpg/.png), or stream URL"
+    )
     src.add_argument("--loop", action="store_true", help="replay the video forever (kiosks)")
     src.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    src.add_argument("--stall-timeout", type=float, default=5.0, metavar="S",
-                     help="live: seconds without a frame before reconnecting (default 5)")
-    src.add_argument("--max-reconnects", type=int, metavar="N",
-                     help="live: give up after N failed reconnects (default: never)")
+    src.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="live: seconds without a frame before reconnecting (default 5)",
+    )
+    src.add_argument(
+        "--max-reconnects",
+        type=int,
+        metavar="N",
+        help="live: give up after N failed reconnects (default: never)",
+    )
     mdl = p.add_argument_group("model")
-    mdl.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|URL|DIR",
-                     help="'demo' (bundled, offline), a CenterNet short name ("
-                     + ", ".join(CENTERNET_VARIANTS) + "), a TF Hub handle or URL, or a "
-                     "SavedModel / detection-zoo folder (default: the notebook's "
-                     "hourglass_512x512)")
-    mdl.add_argument("--labels", type=Path, metavar="FILE",
-                     help="label map (.pbtxt or `id name` lines); default: COCO, or the model's")
+    mdl.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="NAME|URL|DIR",
+        help="'demo' (bundled, offline), a CenterNet short name ("
+        + ", ".join(CENTERNET_VARIANTS)
+        + "), a TF Hub handle or URL, or a "
+        "SavedModel / detection-zoo folder (default: the notebook's "
+        "hourglass_512x512)",
+    )
+    mdl.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="label map (.pbtxt or `id name` lines); default: COCO, or the model's",
+    )
     mdl.add_argument("--threshold", type=float, default=0.5, help="minimum score (default 0.5)")
-    mdl.add_argument("--classes", metavar="LIST",
-                     help="only these classes: names or ids, comma-separated")
+    mdl.add_argument(
+        "--classes", metavar="LIST", help="only these classes: names or ids, comma-separated"
+    )
     mdl.add_argument("--max-boxes", type=int, metavar="N", help="at most N boxes per frame")
-    mdl.add_argument("--batch-size", type=int, default=4, metavar="N",
-                     help="file mode: frames per inference call for open-batch models (default 4)")
-    mdl.add_argument("--max-wait-ms", type=float, default=20.0, metavar="MS",
-                     help="file mode: longest wait to fill a batch (default 20)")
+    mdl.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        metavar="N",
+        help="file mode: frames per inference call for open-batch models (default 4)",
+    )
+    mdl.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        metavar="MS",
+        help="file mode: longest wait to fill a batch (default 20)",
+    )
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path, metavar="FILE",
-                     help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image")
-    out.add_argument("--detections", type=Path, metavar="FILE",
-                     help="detections per frame (.jsonl, or .csv)")
+    out.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image",
+    )
+    out.add_argument(
+        "--detections", type=Path, metavar="FILE", help="detections per frame (.jsonl, or .csv)"
+    )
     out.add_argument("--stats", type=Path, metavar="FILE.json", help="run statistics as JSON")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     shown = out.add_mutually_exclusive_group()
-    shown.add_argument("--show", dest="show", action="store_const", const=True, default=None,
-                       help="open a window (default when there is no --out)")
-    shown.add_argument("--no-display", dest="show", action="store_const", const=False,
-                       help="no window (default with --out)")
+    shown.add_argument(
+        "--show",
+        dest="show",
+        action="store_const",
+        const=True,
+        default=None,
+        help="open a window (default when there is no --out)",
+    )
+    shown.add_argument(
+        "--no-display",
+        dest="show",
+        action="store_const",
+        const=False,
+        help="no window (default with --out)",
+    )
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (kiosks)")
-    out.add_argument("--verbose", action="store_true",
-                     help="more log lines; stage timings on screen")
+    out.add_argument(
+        "--verbose", action="store_true", help="more log lines; stage timings on screen"
+    )
     out.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     from livedet import __version__
 
@@ -92,8 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_config(argv: list[str]) -> Config:
     if argv and argv[0] == "demo":
         # Earlier flags are defaults: the user's own flags after `demo` win.
-        argv = ["--video", str(DEMO_CLIP), "--model", "demo", "--out", "demo.mp4", "--overwrite",
-                *argv[1:]]
+        argv = [
+            "--video",
+            str(DEMO_CLIP),
+            "--model",
+            "demo",
+            "--out",
+            "demo.mp4",
+            "--overwrite",
+            *argv[1:],
+        ]
     args = build_parser().parse_args(argv)
     return Config(**vars(args))
 
@@ -145,8 +200,11 @@ def main(argv: list[str] | None = None) -> int:
             log.exception("unexpected error")
         _progress_newline()
         detail = one_line(str(e))
-        print(f"livedet: error: unexpected {type(e).__name__}: {detail} "
-              "(run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"livedet: error: unexpected {type(e).__name__}: {detail} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         _restore_signal_handlers(previous)

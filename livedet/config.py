@@ -77,8 +77,10 @@ class Config:
         if self.fullscreen and not self.display:
             raise UsageError("--fullscreen needs a window; drop --no-display or add --show")
         if not self.display and self.out is None and self.detections is None and self.stats is None:
-            raise UsageError("--no-display without --out/--detections/--stats would produce "
-                             "nothing; add an output")
+            raise UsageError(
+                "--no-display without --out/--detections/--stats would produce "
+                "nothing; add an output"
+            )
         self._validate_outputs()
         return self
 
@@ -96,8 +98,9 @@ class Config:
                 raise UsageError(f"--out {self.out}: an image cannot hold a video; use .mp4")
             check_output_path(self.out, frozenset(allowed), "--out", overwrite=self.overwrite)
         if self.detections is not None:
-            check_output_path(self.detections, DETECTION_FORMATS, "--detections",
-                              overwrite=self.overwrite)
+            check_output_path(
+                self.detections, DETECTION_FORMATS, "--detections", overwrite=self.overwrite
+            )
         if self.stats is not None:
             check_output_path(self.stats, frozenset({".json"}), "--stats", overwrite=True)
 

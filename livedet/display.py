@@ -55,8 +55,9 @@ class Window:
             os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false;qt.*.warning=false")
         try:
             # GUI_NORMAL: no Qt toolbar/status bar, just the picture (kiosks).
-            cv2.namedWindow(self.title,
-                            cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            cv2.namedWindow(
+                self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL
+            )
         except cv2.error as e:
             raise UsageError(f"cannot open a window: {e.msg.strip()}; pass --no-display") from e
         if self._fullscreen:

@@ -58,7 +58,7 @@ def _parse_pbtxt(text: str, path: Path) -> dict[int, str]:
     if leftover:
         raise LabelMapError(
             f"malformed label map {path}: unexpected text {leftover[:40]!r}; "
-            "each entry must be `item { id: N name: \"...\" }`"
+            'each entry must be `item { id: N name: "..." }`'
         )
     labels: dict[int, str] = {}
     for number, item in enumerate(items, start=1):

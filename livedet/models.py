@@ -96,7 +96,7 @@ def _local_spec(path: Path, text: str) -> ModelSpec:
     if text == "demo":  # missing or emptied folder alike
         raise ModelError(
             f"the bundled demo model is missing from {path}; reinstall livedet from a full "
-            "checkout or retrain it with `python -m livedet.shapes.train`"
+            "checkout or retrain it with `python -m livedet.demo_model.train`"
         )
     if not path.is_dir():
         raise ModelError(
@@ -170,8 +170,10 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         restored = tf.saved_model.load(str(path))
     except Exception as e:  # TF raises many types here (OSError, ValueError, NotFoundError, ...)
         detail = one_line(str(e), limit=200) or type(e).__name__
-        hint = "delete that folder and run again with network" if spec.hub_handle else (
-            "check that the folder is a complete SavedModel export"
+        hint = (
+            "delete that folder and run again with network"
+            if spec.hub_handle
+            else ("check that the folder is a complete SavedModel export")
         )
         raise ModelError(f"cannot load model {spec.text!r} from {path}: {detail}; {hint}") from e
     signature, input_name, open_batch, outputs = inspect_signature(restored, spec.text)

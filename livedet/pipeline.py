@@ -50,8 +50,14 @@ class Channel:
     (live sources: latency must not grow). Otherwise put waits (files: backpressure, no loss).
     """
 
-    def __init__(self, capacity: int, abort: threading.Event, *, newest_only: bool = False,
-                 on_drop: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        abort: threading.Event,
+        *,
+        newest_only: bool = False,
+        on_drop: Callable[[Any], None] | None = None,
+    ) -> None:
         self._items: deque[Any] = deque()
         self._capacity = capacity
         self._abort = abort
@@ -142,8 +148,9 @@ class Pipeline:
         self._error_lock = threading.Lock()
         live = self.source.live
         capacity = 1 if live else max(self.options.queue_size, 2 * self.options.batch_size)
-        self._decoded = Channel(capacity, self.abort, newest_only=live,
-                                on_drop=lambda _: self.stats.count_dropped())
+        self._decoded = Channel(
+            capacity, self.abort, newest_only=live, on_drop=lambda _: self.stats.count_dropped()
+        )
         self._detected = Channel(self.options.queue_size, self.abort)
         self._rendered = Channel(self.options.queue_size, self.abort)
         self._latest_render: np.ndarray | None = None
@@ -158,10 +165,12 @@ class Pipeline:
         """Run to the end of the source (or a stop); re-raise the first worker error."""
         workers = [
             threading.Thread(target=self._guard(self._grab), name="livedet-grabber", daemon=True),
-            threading.Thread(target=self._guard(self._infer), name="livedet-inference",
-                             daemon=True),
-            threading.Thread(target=self._guard(self._render), name="livedet-renderer",
-                             daemon=True),
+            threading.Thread(
+                target=self._guard(self._infer), name="livedet-inference", daemon=True
+            ),
+            threading.Thread(
+                target=self._guard(self._render), name="livedet-renderer", daemon=True
+            ),
             threading.Thread(target=self._guard(self._write), name="livedet-writer", daemon=True),
         ]
         for worker in workers:
@@ -282,8 +291,12 @@ class Pipeline:
         try:
             while (item := self._detected.get()) is not END:
                 started = time.perf_counter()
-                annotate(item.frame.image, item.detections, self.labels,
-                         status_lines=self._status_lines() if self.options.overlay else ())
+                annotate(
+                    item.frame.image,
+                    item.detections,
+                    self.labels,
+                    status_lines=self._status_lines() if self.options.overlay else (),
+                )
                 self._tick_fps()
                 self.stats.add_stage("render", time.perf_counter() - started)
                 if self.window is not None:
@@ -303,8 +316,9 @@ class Pipeline:
             if self.video_out is not None:
                 self.video_out.write(frame.image, frame.timestamp)
             if self.detections_out is not None:
-                self.detections_out.write(frame.index, frame.timestamp,
-                                          item.detections.to_records(self.labels))
+                self.detections_out.write(
+                    frame.index, frame.timestamp, item.detections.to_records(self.labels)
+                )
             self.stats.add_stage("encode", time.perf_counter() - started)
             if self.window is None:
                 self.stats.add_latency(time.perf_counter() - frame.captured_at)
@@ -338,14 +352,21 @@ class Pipeline:
     def _status_lines(self) -> list[str]:
         lines = [f"FPS {self._fps:.1f}" if self._fps else "FPS --"]
         if self.source.live:
-            lines.append(f"inference {self.stats.last_inference_ms:.0f} ms  "
-                         f"dropped {self.stats.frames_dropped}")
+            lines.append(
+                f"inference {self.stats.last_inference_ms:.0f} ms  "
+                f"dropped {self.stats.frames_dropped}"
+            )
             status = getattr(self.source, "status", "live")
             if status != "live":
                 lines.append(status.upper())
         if self.options.verbose_overlay:
-            lines.append("  ".join(f"{s[:3]} {self.stats.stage_ms(s):.1f}"
-                                   for s in ("decode", "inference", "render", "encode")) + " ms")
+            lines.append(
+                "  ".join(
+                    f"{s[:3]} {self.stats.stage_ms(s):.1f}"
+                    for s in ("decode", "inference", "render", "encode")
+                )
+                + " ms"
+            )
         return lines
 
 

@@ -12,18 +12,48 @@ from livedet.detections import Detections, label_name
 # 20 well-separated BGR colours; neighbouring ids get distant hues, and the choice depends only on
 # the class id, so a class has the same colour on every run and machine (never hash()).
 PALETTE_BGR: tuple[tuple[int, int, int], ...] = (
-    (56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
-    (10, 249, 72), (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0),
-    (168, 153, 44), (255, 194, 0), (147, 69, 52), (255, 115, 100), (236, 24, 0),
-    (255, 56, 132), (133, 0, 82), (255, 56, 203), (200, 149, 255), (199, 55, 255),
+    (56, 56, 255),
+    (151, 157, 255),
+    (31, 112, 255),
+    (29, 178, 255),
+    (49, 210, 207),
+    (10, 249, 72),
+    (23, 204, 146),
+    (134, 219, 61),
+    (52, 147, 26),
+    (187, 212, 0),
+    (168, 153, 44),
+    (255, 194, 0),
+    (147, 69, 52),
+    (255, 115, 100),
+    (236, 24, 0),
+    (255, 56, 132),
+    (133, 0, 82),
+    (255, 56, 203),
+    (200, 149, 255),
+    (199, 55, 255),
 )
 # Steps of 7 through 20 colours: ids 1, 2, 3 land far apart on the palette.
 _STRIDE = 7
 
 # COCO person skeleton (keypoint indices) for the _kpts models.
 COCO_SKELETON = (
-    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
-    (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (5, 6),
+    (5, 7),
+    (7, 9),
+    (6, 8),
+    (8, 10),
+    (5, 11),
+    (6, 12),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
 )
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -64,8 +94,9 @@ def annotate(
         # Axis-aligned: LINE_8 is exact; anti-aliasing would only blur the class colour.
         cv2.rectangle(frame, (x1, y1), (x2 - 1, y2 - 1), colour, thickness, cv2.LINE_8)
         if detections.keypoints is not None and detections.keypoint_scores is not None:
-            _draw_keypoints(frame, detections.keypoints[i], detections.keypoint_scores[i], colour,
-                            thickness)
+            _draw_keypoints(
+                frame, detections.keypoints[i], detections.keypoint_scores[i], colour, thickness
+            )
         text = f"{label_name(labels, class_id)} {detections.scores[i]:.2f}"
         (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, text_thickness)
         pad = thickness
@@ -73,18 +104,31 @@ def annotate(
         # Above the box when there is room, else inside it; never off the frame.
         tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else min(y1, height - tag_h)
         tag_x1 = min(max(x1, 0), max(0, width - text_w - 2 * pad))
-        cv2.rectangle(frame, (tag_x1, tag_y1), (tag_x1 + text_w + 2 * pad, tag_y1 + tag_h),
-                      colour, cv2.FILLED)
-        cv2.putText(frame, text, (tag_x1 + pad, tag_y1 + pad + text_h), FONT, font_scale,
-                    text_colour_for(colour), text_thickness, cv2.LINE_AA)
+        cv2.rectangle(
+            frame, (tag_x1, tag_y1), (tag_x1 + text_w + 2 * pad, tag_y1 + tag_h), colour, cv2.FILLED
+        )
+        cv2.putText(
+            frame,
+            text,
+            (tag_x1 + pad, tag_y1 + pad + text_h),
+            FONT,
+            font_scale,
+            text_colour_for(colour),
+            text_thickness,
+            cv2.LINE_AA,
+        )
     if status_lines:
         draw_status(frame, status_lines)
     return frame
 
 
 def _draw_keypoints(
-    frame: np.ndarray, points: np.ndarray, scores: np.ndarray, colour: tuple[int, int, int],
-    thickness: int, min_score: float = 0.3,
+    frame: np.ndarray,
+    points: np.ndarray,
+    scores: np.ndarray,
+    colour: tuple[int, int, int],
+    thickness: int,
+    min_score: float = 0.3,
 ) -> None:
     visible = scores >= min_score
     if len(points) == len(COCO_SKELETON) + 1:  # 17 COCO keypoints: draw the skeleton too

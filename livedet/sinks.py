@@ -41,8 +41,9 @@ def temporary_path(target: Path) -> Path:
     return target.with_name(f".{target.stem}.livedet-partial{target.suffix}")
 
 
-def check_output_path(path: Path, allowed: frozenset[str] | set[str], what: str, *,
-                      overwrite: bool) -> None:
+def check_output_path(
+    path: Path, allowed: frozenset[str] | set[str], what: str, *, overwrite: bool
+) -> None:
     """Fail before any work if an output could not be written or would clobber a file."""
     if path.suffix.lower() not in allowed:
         raise SinkError(
@@ -110,15 +111,20 @@ class VideoSink:
         self._size = (width, height)
         if codec is not None and self._open_av(codec, width, height):
             return
-        writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter.fourcc(*fourcc), self.fps,
-                                 (width, height))
+        writer = cv2.VideoWriter(
+            str(self._tmp), cv2.VideoWriter.fourcc(*fourcc), self.fps, (width, height)
+        )
         if not writer.isOpened():
             raise SinkError(f"cannot open a video writer for {self.path} ({fourcc}); try .avi")
         self._cv_writer = writer
         self.encoder = f"opencv/{fourcc}"
         if codec == "libx264":
-            log.warning("H.264 encoder unavailable (pip install av); %s uses %s, which many "
-                        "browsers and phones cannot play", self.path, fourcc)
+            log.warning(
+                "H.264 encoder unavailable (pip install av); %s uses %s, which many "
+                "browsers and phones cannot play",
+                self.path,
+                fourcc,
+            )
 
     def _open_av(self, codec: str, width: int, height: int) -> bool:
         try:
@@ -129,8 +135,9 @@ class VideoSink:
             return False
         if codec == "libx264" and (width % 2 or height % 2):
             # yuv420p (what browsers play) needs even sizes; odd ones go through OpenCV instead.
-            log.warning("%s: odd frame size %dx%d, H.264/yuv420p needs even sizes", self.path,
-                        width, height)
+            log.warning(
+                "%s: odd frame size %dx%d, H.264/yuv420p needs even sizes", self.path, width, height
+            )
             return False
         mp4_family = self.path.suffix.lower() in {".mp4", ".m4v", ".mov"}
         # faststart: the index goes first, so browsers can play while downloading.
@@ -243,8 +250,16 @@ class DetectionsLog:
                 self._csv.writerow([frame_index, round(timestamp, 4), "", "", "", "", "", "", ""])
             else:
                 for r in records:
-                    self._csv.writerow([frame_index, round(timestamp, 4), r["label"], r["class_id"],
-                                        r["score"], *r["box"]])
+                    self._csv.writerow(
+                        [
+                            frame_index,
+                            round(timestamp, 4),
+                            r["label"],
+                            r["class_id"],
+                            r["score"],
+                            *r["box"],
+                        ]
+                    )
         except OSError as e:
             raise _write_failure(self.path, e) from e
         self.records += 1

@@ -202,7 +202,9 @@ class VideoFileSource:
             log.warning(
                 "%s: decoded %d frames, but its header claims %d; the file may be truncated or "
                 "corrupt, so the output stops there",
-                self.path, self.frames_read, self.header_frame_count,
+                self.path,
+                self.frames_read,
+                self.header_frame_count,
             )
 
     def close(self) -> None:
@@ -339,8 +341,12 @@ def open_opencv_capture(target: int | str, stall_timeout: float) -> cv2.VideoCap
         )
     else:
         timeout_ms = int(stall_timeout * 1000)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
-                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            timeout_ms,
+        ]
         capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
         hint = "check the URL, the network and that the stream is up"
     if not capture.isOpened():
@@ -366,6 +372,7 @@ def open_source(
     elif video is not None and "://" in str(video):
         target = str(video)
     if target is not None:
+
         def opener() -> CaptureLike:
             return open_opencv_capture(target, stall_timeout)
 

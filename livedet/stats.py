@@ -87,7 +87,8 @@ class RunStats:
                 "max": self.latency_ms(100),
             },
             "stage_ms_per_frame": {stage: round(self.stage_ms(stage), 3) for stage in STAGES},
-            "model_load_s": None if self.model_load_seconds is None
+            "model_load_s": None
+            if self.model_load_seconds is None
             else round(self.model_load_seconds, 3),
             "outages": self.outages,
             "reconnects": self.reconnects,
@@ -100,8 +101,9 @@ class RunStats:
             f"{d['frames_out']} frames in {d['elapsed_s']:.1f} s ({d['throughput_fps']:.1f} fps)",
         ]
         if d["latency_ms"]["p50"] is not None:
-            parts.append(f"latency p50 {d['latency_ms']['p50']:.0f} ms, "
-                         f"p95 {d['latency_ms']['p95']:.0f} ms")
+            parts.append(
+                f"latency p50 {d['latency_ms']['p50']:.0f} ms, p95 {d['latency_ms']['p95']:.0f} ms"
+            )
         if self.frames_dropped:
             parts.append(f"{self.frames_dropped} dropped")
         if self.outages:

@@ -115,97 +115,260 @@ def outputs(c: Case) -> list[Any]:
 # (id, argv builder, a phrase the one line must contain)
 BAD: list[tuple[str, Callable[[Case], list[Any]], str]] = [
     ("zero-byte video", lambda c: ["--video", c.file("empty.mp4"), *outputs(c)], "empty (0 bytes)"),
-    ("text named .mp4", lambda c: ["--video", c.file("notes.mp4", "not a video\n" * 50),
-                                   *outputs(c)], "cannot open video"),
+    (
+        "text named .mp4",
+        lambda c: ["--video", c.file("notes.mp4", "not a video\n" * 50), *outputs(c)],
+        "cannot open video",
+    ),
     ("folder as video", lambda c: ["--video", c.folder("clips"), *outputs(c)], "is a folder"),
     ("missing video", lambda c: ["--video", c.tmp / "nope.mp4", *outputs(c)], "does not exist"),
-    ("text named .png", lambda c: ["--video", c.file("photo.png", "hello"), *outputs(c)],
-     "cannot decode image"),
+    (
+        "text named .png",
+        lambda c: ["--video", c.file("photo.png", "hello"), *outputs(c)],
+        "cannot decode image",
+    ),
     ("no input", lambda c: outputs(c), "nothing to read"),
-    ("unknown out ext", lambda c: ["--video", c.video, "--model", c.model,
-                                   "--out", c.tmp / "o.xyz"], "unknown extension '.xyz'"),
-    ("out folder missing", lambda c: ["--video", c.video, "--model", c.model,
-                                      "--out", c.tmp / "no" / "o.mp4"], "does not exist"),
-    ("detections folder missing", lambda c: ["--video", c.video, "--model", c.model,
-                                             "--detections", c.tmp / "no" / "d.jsonl",
-                                             "--no-display"],
-     "does not exist"),
-    ("detections .txt", lambda c: ["--video", c.video, "--model", c.model,
-                                   "--detections", c.tmp / "d.txt", "--no-display"],
-     "unknown extension"),
-    ("stats .txt", lambda c: ["--video", c.video, *outputs(c), "--stats", c.tmp / "s.txt"],
-     "unknown extension"),
-    ("image out for video", lambda c: ["--video", c.video, "--model", c.model,
-                                       "--out", c.tmp / "o.png"], "an image cannot hold a video"),
-    ("threshold 1.5", lambda c: ["--video", c.video, *outputs(c), "--threshold", "1.5"],
-     "--threshold 1.5"),
-    ("threshold -0.1", lambda c: ["--video", c.video, *outputs(c), "--threshold", "-0.1"],
-     "--threshold -0.1"),
-    ("threshold abc", lambda c: ["--video", c.video, *outputs(c), "--threshold", "abc"],
-     "invalid float value"),
-    ("batch-size 0", lambda c: ["--video", c.video, *outputs(c), "--batch-size", "0"],
-     "--batch-size 0"),
-    ("max-frames -5", lambda c: ["--video", c.video, *outputs(c), "--max-frames", "-5"],
-     "--max-frames -5"),
-    ("stall-timeout 0", lambda c: ["--camera", "0", *outputs(c), "--stall-timeout", "0"],
-     "--stall-timeout"),
-    ("max-reconnects -1", lambda c: ["--camera", "0", *outputs(c), "--max-reconnects", "-1"],
-     "--max-reconnects -1"),
-    ("camera and video", lambda c: ["--camera", "0", "--video", c.video, *outputs(c)],
-     "either --camera or --video"),
+    (
+        "unknown out ext",
+        lambda c: ["--video", c.video, "--model", c.model, "--out", c.tmp / "o.xyz"],
+        "unknown extension '.xyz'",
+    ),
+    (
+        "out folder missing",
+        lambda c: ["--video", c.video, "--model", c.model, "--out", c.tmp / "no" / "o.mp4"],
+        "does not exist",
+    ),
+    (
+        "detections folder missing",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.model,
+            "--detections",
+            c.tmp / "no" / "d.jsonl",
+            "--no-display",
+        ],
+        "does not exist",
+    ),
+    (
+        "detections .txt",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.model,
+            "--detections",
+            c.tmp / "d.txt",
+            "--no-display",
+        ],
+        "unknown extension",
+    ),
+    (
+        "stats .txt",
+        lambda c: ["--video", c.video, *outputs(c), "--stats", c.tmp / "s.txt"],
+        "unknown extension",
+    ),
+    (
+        "image out for video",
+        lambda c: ["--video", c.video, "--model", c.model, "--out", c.tmp / "o.png"],
+        "an image cannot hold a video",
+    ),
+    (
+        "threshold 1.5",
+        lambda c: ["--video", c.video, *outputs(c), "--threshold", "1.5"],
+        "--threshold 1.5",
+    ),
+    (
+        "threshold -0.1",
+        lambda c: ["--video", c.video, *outputs(c), "--threshold", "-0.1"],
+        "--threshold -0.1",
+    ),
+    (
+        "threshold abc",
+        lambda c: ["--video", c.video, *outputs(c), "--threshold", "abc"],
+        "invalid float value",
+    ),
+    (
+        "batch-size 0",
+        lambda c: ["--video", c.video, *outputs(c), "--batch-size", "0"],
+        "--batch-size 0",
+    ),
+    (
+        "max-frames -5",
+        lambda c: ["--video", c.video, *outputs(c), "--max-frames", "-5"],
+        "--max-frames -5",
+    ),
+    (
+        "stall-timeout 0",
+        lambda c: ["--camera", "0", *outputs(c), "--stall-timeout", "0"],
+        "--stall-timeout",
+    ),
+    (
+        "max-reconnects -1",
+        lambda c: ["--camera", "0", *outputs(c), "--max-reconnects", "-1"],
+        "--max-reconnects -1",
+    ),
+    (
+        "camera and video",
+        lambda c: ["--camera", "0", "--video", c.video, *outputs(c)],
+        "either --camera or --video",
+    ),
     ("camera name", lambda c: ["--camera", "webcam", *outputs(c)], "--camera 'webcam'"),
     ("camera 7", lambda c: ["--camera", "7", *outputs(c)], "cannot open camera 7"),
     ("loop with camera", lambda c: ["--camera", "0", "--loop", *outputs(c)], "--loop"),
-    ("model folder missing", lambda c: ["--video", c.video, "--model", c.tmp / "nomodel",
-                                        "--detections", c.tmp / "d.jsonl", "--no-display"],
-     "no such folder"),
-    ("model folder empty", lambda c: ["--video", c.video, "--model", c.folder("empty_model"),
-                                      "--detections", c.tmp / "d.jsonl", "--no-display"],
-     "saved_model.pb"),
-    ("model is a file", lambda c: ["--video", c.video, "--model", c.file("model.pb", b"x"),
-                                   "--detections", c.tmp / "d.jsonl", "--no-display"], "is a file"),
-    ("model without signature", lambda c: ["--video", c.video,
-                                           "--model", c.bad_models["no_signature"],
-                                           "--detections", c.tmp / "d.jsonl", "--no-display"],
-     "no serving_default signature"),
-    ("model with other signature", lambda c: ["--video", c.video,
-                                              "--model", c.bad_models["wrong_signature"],
-                                              "--detections", c.tmp / "d.jsonl",
-                                              "--no-display"],
-     "does not have the detection signature"),
-    ("malformed labels", lambda c: ["--video", c.video, *outputs(c),
-                                    "--labels", c.file("l.pbtxt", "item { id: x name: 'a' }")],
-     "malformed label map"),
-    ("missing labels", lambda c: ["--video", c.video, *outputs(c), "--labels", c.tmp / "l.txt"],
-     "does not exist"),
-    ("unknown class", lambda c: ["--video", c.video, *outputs(c), "--classes", "person,unicorn"],
-     "unknown class 'unicorn'"),
-    ("out is the input", lambda c: ["--video", c.video, "--model", c.model, "--out", c.video,
-                                    "--overwrite"], "is the input file"),
-    ("out exists", lambda c: ["--video", c.video, "--model", c.model,
-                              "--out", c.file("old.mp4", b"precious")], "already exists"),
-    ("detections exist", lambda c: ["--video", c.video, "--model", c.model,
-                                    "--detections", c.file("old.jsonl", "{}\n"), "--no-display"],
-     "already exists"),
-    ("same out and detections", lambda c: ["--video", c.video, "--model", c.model,
-                                           "--out", c.tmp / "x.mp4", "--stats", c.tmp / "x.mp4"],
-     "must be different files"),
-    ("unknown flag", lambda c: ["--video", c.video, *outputs(c), "--frobnicate"],
-     "unrecognized arguments: --frobnicate"),
-    ("no-display, no outputs", lambda c: ["--video", c.video, "--model", c.model,
-                                          "--no-display"], "would produce nothing"),
-    ("fullscreen, no-display", lambda c: ["--video", c.video, *outputs(c), "--no-display",
-                                          "--fullscreen"], "--fullscreen needs a window"),
-    ("window without display", lambda c: ["--video", c.video, "--model", c.model],
-     "no display"),
+    (
+        "model folder missing",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.tmp / "nomodel",
+            "--detections",
+            c.tmp / "d.jsonl",
+            "--no-display",
+        ],
+        "no such folder",
+    ),
+    (
+        "model folder empty",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.folder("empty_model"),
+            "--detections",
+            c.tmp / "d.jsonl",
+            "--no-display",
+        ],
+        "saved_model.pb",
+    ),
+    (
+        "model is a file",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.file("model.pb", b"x"),
+            "--detections",
+            c.tmp / "d.jsonl",
+            "--no-display",
+        ],
+        "is a file",
+    ),
+    (
+        "model without signature",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.bad_models["no_signature"],
+            "--detections",
+            c.tmp / "d.jsonl",
+            "--no-display",
+        ],
+        "no serving_default signature",
+    ),
+    (
+        "model with other signature",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.bad_models["wrong_signature"],
+            "--detections",
+            c.tmp / "d.jsonl",
+            "--no-display",
+        ],
+        "does not have the detection signature",
+    ),
+    (
+        "malformed labels",
+        lambda c: [
+            "--video",
+            c.video,
+            *outputs(c),
+            "--labels",
+            c.file("l.pbtxt", "item { id: x name: 'a' }"),
+        ],
+        "malformed label map",
+    ),
+    (
+        "missing labels",
+        lambda c: ["--video", c.video, *outputs(c), "--labels", c.tmp / "l.txt"],
+        "does not exist",
+    ),
+    (
+        "unknown class",
+        lambda c: ["--video", c.video, *outputs(c), "--classes", "person,unicorn"],
+        "unknown class 'unicorn'",
+    ),
+    (
+        "out is the input",
+        lambda c: ["--video", c.video, "--model", c.model, "--out", c.video, "--overwrite"],
+        "is the input file",
+    ),
+    (
+        "out exists",
+        lambda c: ["--video", c.video, "--model", c.model, "--out", c.file("old.mp4", b"precious")],
+        "already exists",
+    ),
+    (
+        "detections exist",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.model,
+            "--detections",
+            c.file("old.jsonl", "{}\n"),
+            "--no-display",
+        ],
+        "already exists",
+    ),
+    (
+        "same out and detections",
+        lambda c: [
+            "--video",
+            c.video,
+            "--model",
+            c.model,
+            "--out",
+            c.tmp / "x.mp4",
+            "--stats",
+            c.tmp / "x.mp4",
+        ],
+        "must be different files",
+    ),
+    (
+        "unknown flag",
+        lambda c: ["--video", c.video, *outputs(c), "--frobnicate"],
+        "unrecognized arguments: --frobnicate",
+    ),
+    (
+        "no-display, no outputs",
+        lambda c: ["--video", c.video, "--model", c.model, "--no-display"],
+        "would produce nothing",
+    ),
+    (
+        "fullscreen, no-display",
+        lambda c: ["--video", c.video, *outputs(c), "--no-display", "--fullscreen"],
+        "--fullscreen needs a window",
+    ),
+    ("window without display", lambda c: ["--video", c.video, "--model", c.model], "no display"),
 ]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("build", "phrase"), [pytest.param(b, p, id=i) for i, b, p in BAD])
 def test_bad_input_is_exit_2_and_one_line(
-    build: Callable[[Case], list[Any]], phrase: str, tmp_path: Path, video: Path,
-    color_model_b1: Path, bad_models: dict[str, Path], capsys: pytest.CaptureFixture[str],
+    build: Callable[[Case], list[Any]],
+    phrase: str,
+    tmp_path: Path,
+    video: Path,
+    color_model_b1: Path,
+    bad_models: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -238,8 +401,9 @@ def red_square_bgr(width: int = 80, height: int = 60) -> np.ndarray:
 
 
 def write_grey_video(path: Path) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), 10.0, (64, 48),
-                             isColor=False)
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter.fourcc(*"FFV1"), 10.0, (64, 48), isColor=False
+    )
     for i in range(12):
         writer.write(np.full((48, 64), 20 * i, np.uint8))
     writer.release()
@@ -249,13 +413,29 @@ def write_grey_video(path: Path) -> Path:
 ACCEPTED: list[tuple[str, Callable[[Path], Path], str, int, bool]] = [
     # (id, input writer, output suffix, frames, a red square (person) in it)
     ("grayscale video", lambda tmp: write_grey_video(tmp / "grey.mkv"), ".mkv", 12, False),
-    ("BGRA png", lambda tmp: _imwrite(tmp / "rgba.png", np.dstack(
-        [red_square_bgr(), np.full((60, 80), 255, np.uint8)])), ".png", 1, True),
-    ("16-bit png", lambda tmp: _imwrite(tmp / "deep.png",
-                                        red_square_bgr().astype(np.uint16) * 257), ".png", 1, True),
-    ("16-bit grey png", lambda tmp: _imwrite(tmp / "deep_grey.png",
-                                             np.full((60, 80), 40000, np.uint16)), ".png", 1,
-     False),
+    (
+        "BGRA png",
+        lambda tmp: _imwrite(
+            tmp / "rgba.png", np.dstack([red_square_bgr(), np.full((60, 80), 255, np.uint8)])
+        ),
+        ".png",
+        1,
+        True,
+    ),
+    (
+        "16-bit png",
+        lambda tmp: _imwrite(tmp / "deep.png", red_square_bgr().astype(np.uint16) * 257),
+        ".png",
+        1,
+        True,
+    ),
+    (
+        "16-bit grey png",
+        lambda tmp: _imwrite(tmp / "deep_grey.png", np.full((60, 80), 40000, np.uint16)),
+        ".png",
+        1,
+        False,
+    ),
 ]
 
 
@@ -265,16 +445,24 @@ def _imwrite(path: Path, image: np.ndarray) -> Path:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(("write_input", "suffix", "frames", "person"),
-                         [pytest.param(w, s, n, r, id=i) for i, w, s, n, r in ACCEPTED])
+@pytest.mark.parametrize(
+    ("write_input", "suffix", "frames", "person"),
+    [pytest.param(w, s, n, r, id=i) for i, w, s, n, r in ACCEPTED],
+)
 def test_unusual_pixels_are_converted_not_rejected(
-    write_input: Callable[[Path], Path], suffix: str, frames: int, person: bool, tmp_path: Path,
-    color_model_b1: Path, capsys: pytest.CaptureFixture[str],
+    write_input: Callable[[Path], Path],
+    suffix: str,
+    frames: int,
+    person: bool,
+    tmp_path: Path,
+    color_model_b1: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     source = write_input(tmp_path)
     out, det = tmp_path / f"out{suffix}", tmp_path / "d.jsonl"
-    result = run_cli(["--video", source, "--model", color_model_b1, "--out", out,
-                      "--detections", det], capsys)
+    result = run_cli(
+        ["--video", source, "--model", color_model_b1, "--out", out, "--detections", det], capsys
+    )
     assert result.code == 0, result.lines
     assert not any("Traceback" in line for line in result.lines)
     records = [json.loads(line) for line in det.read_text().splitlines()]
@@ -283,8 +471,9 @@ def test_unusual_pixels_are_converted_not_rejected(
     assert written.ndim == 3 and written.shape[2] == 3
     if person:
         # The red square is found where it is: the conversion kept colours.
-        assert [(d["class_id"], d["box"]) for d in records[0]["detections"]] == \
-            [(PERSON, [20.0, 10.0, 50.0, 30.0])]
+        assert [(d["class_id"], d["box"]) for d in records[0]["detections"]] == [
+            (PERSON, [20.0, 10.0, 50.0, 30.0])
+        ]
     else:
         assert records[0]["detections"] == []
 
@@ -300,7 +489,9 @@ def truncate(path: Path) -> None:
 def scribble(path: Path) -> None:
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 2000] = np.random.default_rng(7).integers(0, 256, 2000, np.uint8).tobytes()
+    data[middle : middle + 2000] = (
+        np.random.default_rng(7).integers(0, 256, 2000, np.uint8).tobytes()
+    )
     path.write_bytes(bytes(data))
 
 
@@ -332,12 +523,16 @@ def count_decodable(path: Path) -> int:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("damage", [None, truncate, scribble], ids=["intact", "truncated",
-                                                                      "garbage-in-middle"])
+@pytest.mark.parametrize(
+    "damage", [None, truncate, scribble], ids=["intact", "truncated", "garbage-in-middle"]
+)
 @pytest.mark.parametrize("make", [lossless_mkv, h264_mp4], ids=["ffv1-mkv", "h264-mp4"])
 def test_damaged_video_is_processed_as_far_as_it_decodes(
-    make: Callable[[Path], Path], damage: Callable[[Path], None] | None, tmp_path: Path,
-    color_model_open: Path, capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], Path],
+    damage: Callable[[Path], None] | None,
+    tmp_path: Path,
+    color_model_open: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     source = make(tmp_path / "input")
     if damage is not None:
@@ -346,8 +541,23 @@ def test_damaged_video_is_processed_as_far_as_it_decodes(
     assert 0 < decodable <= 60
     before = digest(source)
     out, det, stats = tmp_path / "out.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
-    result = run_cli(["--video", source, "--model", color_model_open, "--out", out,
-                      "--detections", det, "--stats", stats, "--batch-size", "4"], capsys)
+    result = run_cli(
+        [
+            "--video",
+            source,
+            "--model",
+            color_model_open,
+            "--out",
+            out,
+            "--detections",
+            det,
+            "--stats",
+            stats,
+            "--batch-size",
+            "4",
+        ],
+        capsys,
+    )
     assert result.code == 0, result.lines
     assert not any("Traceback" in line for line in result.lines)
     # Nothing lost: every decodable frame is in both outputs, in order, once.
@@ -365,7 +575,10 @@ def test_damaged_video_is_processed_as_far_as_it_decodes(
 
 @pytest.mark.timeout(60)
 def test_a_local_model_run_never_opens_the_network(
-    tmp_path: Path, video: Path, color_model_b1: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    video: Path,
+    color_model_b1: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     attempts: list[Any] = []
@@ -378,8 +591,19 @@ def test_a_local_model_run_never_opens_the_network(
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
     det = tmp_path / "d.jsonl"
-    result = run_cli(["--video", video, "--model", color_model_b1, "--out", tmp_path / "o.mp4",
-                      "--detections", det], capsys)
+    result = run_cli(
+        [
+            "--video",
+            video,
+            "--model",
+            color_model_b1,
+            "--out",
+            tmp_path / "o.mp4",
+            "--detections",
+            det,
+        ],
+        capsys,
+    )
     assert result.code == 0, result.lines
     assert attempts == []
     assert len(det.read_text().splitlines()) == FRAMES
@@ -388,13 +612,22 @@ def test_a_local_model_run_never_opens_the_network(
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("bad", ["text named .mp4", "model without signature"])
 def test_the_real_executable_prints_one_line_too(
-    bad: str, tmp_path: Path, video: Path, color_model_b1: Path, bad_models: dict[str, Path],
+    bad: str,
+    tmp_path: Path,
+    video: Path,
+    color_model_b1: Path,
+    bad_models: dict[str, Path],
 ) -> None:
     """Only a real process shows what TensorFlow's C++ start-up writes straight to fd 2."""
     build = next(b for i, b, _ in BAD if i == bad)
     argv = [str(a) for a in build(Case(tmp_path, video, color_model_b1, bad_models))]
-    done = subprocess.run([sys.executable, "-m", "livedet", *argv], capture_output=True,
-                          text=True, timeout=100, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "livedet", *argv],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("livedet: error: ")

@@ -11,7 +11,7 @@ import pytest
 from fixture_models import make_frames, write_video
 
 from livedet.bench import main
-from livedet.bench_runs import SimulatedCamera
+from livedet.bench.runs import SimulatedCamera
 
 
 def _numbers(data: object) -> list[float]:
@@ -34,17 +34,46 @@ def test_bench_writes_every_section_with_numbers(
     video = write_video(tmp_path / "clip.mkv", frames, fps=30)
     report = tmp_path / "bench.json"
 
-    status = main([
-        "--model", str(color_model_open), "--video", str(video), "--frames", "8",
-        "--batch-sizes", "1,2", "--file-batch-size", "2", "--live-seconds", "1.5",
-        "--rss-frames", "20", "--heavy-model", str(color_model_b1), "--heavy-frames", "4",
-        "--min-seconds", "0.05", "--json", str(report),
-    ])
+    status = main(
+        [
+            "--model",
+            str(color_model_open),
+            "--video",
+            str(video),
+            "--frames",
+            "8",
+            "--batch-sizes",
+            "1,2",
+            "--file-batch-size",
+            "2",
+            "--live-seconds",
+            "1.5",
+            "--rss-frames",
+            "20",
+            "--heavy-model",
+            str(color_model_b1),
+            "--heavy-frames",
+            "4",
+            "--min-seconds",
+            "0.05",
+            "--json",
+            str(report),
+        ]
+    )
 
     assert status == 0
     results = json.loads(report.read_text())
-    for section in ("machine", "model_only", "loop", "file_mode", "batch_sweep", "live", "rss",
-                    "heavy", "targets"):
+    for section in (
+        "machine",
+        "model_only",
+        "loop",
+        "file_mode",
+        "batch_sweep",
+        "live",
+        "rss",
+        "heavy",
+        "targets",
+    ):
         assert results[section], section
     assert set(results["batch_sweep"]) == {"1", "2"}
     for key in ("model_only", "loop", "file_mode", "traced_loop"):
@@ -57,8 +86,9 @@ def test_bench_writes_every_section_with_numbers(
     numbers = _numbers({k: v for k, v in results.items() if k != "targets"})
     assert numbers and all(math.isfinite(n) for n in numbers)
     assert len(results["targets"]) == 7
-    assert all(isinstance(t["measured"], float) and t["met"] in (True, False)
-               for t in results["targets"])
+    assert all(
+        isinstance(t["measured"], float) and t["met"] in (True, False) for t in results["targets"]
+    )
     table = capsys.readouterr().out
     assert "| measurement" in table and "live" in table
 

@@ -34,12 +34,24 @@ def _run(capsys, *args):
 
 
 @pytest.mark.timeout(120)
-def test_video_to_h264_with_pixel_exact_detections(tmp_path, capsys, red_blue_video,
-                                                   color_model_b1):
+def test_video_to_h264_with_pixel_exact_detections(
+    tmp_path, capsys, red_blue_video, color_model_b1
+):
     video, expected = red_blue_video
     out, dets, stats = tmp_path / "out.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
-    code, err = _run(capsys, "--video", video, "--out", out, "--detections", dets,
-                     "--stats", stats, "--model", color_model_b1)
+    code, err = _run(
+        capsys,
+        "--video",
+        video,
+        "--out",
+        out,
+        "--detections",
+        dets,
+        "--stats",
+        stats,
+        "--model",
+        color_model_b1,
+    )
     assert code == 0, err
     assert "Traceback" not in err
     codec, frames, stream = _decode(out)
@@ -64,20 +76,52 @@ def test_video_to_h264_with_pixel_exact_detections(tmp_path, capsys, red_blue_vi
     assert summary["frames_dropped"] == 0
     assert summary["latency_ms"]["p95"] >= summary["latency_ms"]["p50"] > 0
     assert summary["model_load_s"] > 0
-    assert set(summary["stage_ms_per_frame"]) == {"decode", "preprocess", "inference", "render",
-                                                  "encode"}
+    assert set(summary["stage_ms_per_frame"]) == {
+        "decode",
+        "preprocess",
+        "inference",
+        "render",
+        "encode",
+    }
     assert f"{len(expected)} frames" in err  # the one-line summary
 
 
 @pytest.mark.timeout(120)
-def test_open_batch_model_with_batches_gives_the_same_records(tmp_path, capsys, red_blue_video,
-                                                               color_model_open, color_model_b1):
+def test_open_batch_model_with_batches_gives_the_same_records(
+    tmp_path, capsys, red_blue_video, color_model_open, color_model_b1
+):
     video, _ = red_blue_video
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert _run(capsys, "--video", video, "--detections", a, "--no-display",
-                "--model", color_model_open, "--batch-size", 5)[0] == 0
-    assert _run(capsys, "--video", video, "--detections", b, "--no-display",
-                "--model", color_model_b1, "--batch-size", 5)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            a,
+            "--no-display",
+            "--model",
+            color_model_open,
+            "--batch-size",
+            5,
+        )[0]
+        == 0
+    )
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            b,
+            "--no-display",
+            "--model",
+            color_model_b1,
+            "--batch-size",
+            5,
+        )[0]
+        == 0
+    )
     assert _records(a) == _records(b)
 
 
@@ -88,18 +132,70 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
         frame[140:150, 10:40] = YELLOW  # a dog at score 0.3
     video = write_video(tmp_path / "in.mkv", frames, fps=5)
     out = tmp_path / "d.jsonl"
-    assert _run(capsys, "--video", video, "--detections", out, "--no-display",
-                "--model", color_model_open, "--threshold", 0.25)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            out,
+            "--no-display",
+            "--model",
+            color_model_open,
+            "--threshold",
+            0.25,
+        )[0]
+        == 0
+    )
     assert {d["class_id"] for d in _records(out)[0]["detections"]} == {PERSON, CAR, DOG}
-    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--overwrite",
-                "--model", color_model_open, "--classes", "car")[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            out,
+            "--no-display",
+            "--overwrite",
+            "--model",
+            color_model_open,
+            "--classes",
+            "car",
+        )[0]
+        == 0
+    )
     assert [d["label"] for d in _records(out)[0]["detections"]] == ["car"]
-    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--overwrite",
-                "--model", color_model_open, "--max-boxes", 1)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            out,
+            "--no-display",
+            "--overwrite",
+            "--model",
+            color_model_open,
+            "--max-boxes",
+            1,
+        )[0]
+        == 0
+    )
     assert [d["label"] for d in _records(out)[0]["detections"]] == ["person"]
     csv_path = tmp_path / "d.csv"
-    assert _run(capsys, "--video", video, "--detections", csv_path, "--no-display",
-                "--model", color_model_open)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            csv_path,
+            "--no-display",
+            "--model",
+            color_model_open,
+        )[0]
+        == 0
+    )
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "frame,t,label,class_id,score,x1,y1,x2,y2" and len(lines) == 1 + 4 * 2
 
@@ -110,8 +206,9 @@ def test_photo_in_photo_out(tmp_path, capsys, color_model_b1):
     photo[50:150, 300:420] = RED[::-1]  # BGR on disk
     cv2.imwrite(str(tmp_path / "photo.png"), photo)
     out = tmp_path / "boxed.png"
-    code, err = _run(capsys, "--video", tmp_path / "photo.png", "--out", out,
-                     "--model", color_model_b1)
+    code, err = _run(
+        capsys, "--video", tmp_path / "photo.png", "--out", out, "--model", color_model_b1
+    )
     assert code == 0, err
     boxed = cv2.imread(str(out))
     assert boxed.shape == photo.shape
@@ -124,8 +221,21 @@ def test_custom_label_map_and_unknown_ids(tmp_path, capsys, color_model_b1, red_
     labels = tmp_path / "labels.txt"
     labels.write_text("1 intruder\n")
     out = tmp_path / "d.jsonl"
-    assert _run(capsys, "--video", video, "--detections", out, "--no-display",
-                "--labels", labels, "--model", color_model_b1)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            out,
+            "--no-display",
+            "--labels",
+            labels,
+            "--model",
+            color_model_b1,
+        )[0]
+        == 0
+    )
     assert {d["label"] for d in _records(out)[0]["detections"]} == {"intruder", "class 3"}
 
 
@@ -133,8 +243,22 @@ def test_custom_label_map_and_unknown_ids(tmp_path, capsys, color_model_b1, red_
 def test_loop_and_max_frames(tmp_path, capsys, red_blue_video, color_model_b1):
     video, expected = red_blue_video
     out = tmp_path / "d.jsonl"
-    assert _run(capsys, "--video", video, "--detections", out, "--no-display", "--loop",
-                "--max-frames", 60, "--model", color_model_b1)[0] == 0
+    assert (
+        _run(
+            capsys,
+            "--video",
+            video,
+            "--detections",
+            out,
+            "--no-display",
+            "--loop",
+            "--max-frames",
+            60,
+            "--model",
+            color_model_b1,
+        )[0]
+        == 0
+    )
     records = _records(out)
     assert [r["frame"] for r in records] == list(range(60))
     times = [r["t"] for r in records]
@@ -174,15 +298,18 @@ def test_keypoint_model_draws_keypoints(tmp_path, capsys, color_model_kpts):
     photo[130:190, 10:90] = RED[::-1]
     cv2.imwrite(str(tmp_path / "p.png"), photo)
     out = tmp_path / "o.png"
-    assert _run(capsys, "--video", tmp_path / "p.png", "--out", out,
-                "--model", color_model_kpts)[0] == 0
+    assert (
+        _run(capsys, "--video", tmp_path / "p.png", "--out", out, "--model", color_model_kpts)[0]
+        == 0
+    )
     boxed = cv2.imread(str(out))
     # keypoint 8 of 17 sits at the centre of the box diagonal: a white dot.
     assert tuple(boxed[70, 150]) == (255, 255, 255)
 
 
-def test_no_display_anywhere_fails_in_one_line(tmp_path, capsys, monkeypatch, red_blue_video,
-                                               color_model_b1):
+def test_no_display_anywhere_fails_in_one_line(
+    tmp_path, capsys, monkeypatch, red_blue_video, color_model_b1
+):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     video, _ = red_blue_video
@@ -192,8 +319,10 @@ def test_no_display_anywhere_fails_in_one_line(tmp_path, capsys, monkeypatch, re
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(not (DEMO_MODEL_DIR / "saved_model" / "saved_model.pb").exists(),
-                    reason="bundled demo model not built yet")
+@pytest.mark.skipif(
+    not (DEMO_MODEL_DIR / "saved_model" / "saved_model.pb").exists(),
+    reason="bundled demo model not built yet",
+)
 def test_demo_command_runs_offline(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, err = _run(capsys, "demo", "--max-frames", 30, "--detections", "d.jsonl")

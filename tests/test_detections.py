@@ -48,26 +48,36 @@ def test_detections_validate_shapes_with_expected_and_actual():
 
 def test_empty_len_and_mask_indexing():
     assert len(Detections.empty()) == 0
-    d = Detections(np.arange(8, dtype=np.float32).reshape(2, 4), np.array([0.2, 0.9], np.float32),
-                   np.array([1, 2], np.int32))
+    d = Detections(
+        np.arange(8, dtype=np.float32).reshape(2, 4),
+        np.array([0.2, 0.9], np.float32),
+        np.array([1, 2], np.int32),
+    )
     picked = d[d.scores > 0.5]
     assert len(picked) == 1 and picked.class_ids.tolist() == [2]
 
 
 def test_select_threshold_classes_and_max_boxes():
-    d = Detections(np.zeros((4, 4), np.float32), np.array([0.4, 0.95, 0.6, 0.5], np.float32),
-                   np.array([1, 1, 3, 3], np.int32))
+    d = Detections(
+        np.zeros((4, 4), np.float32),
+        np.array([0.4, 0.95, 0.6, 0.5], np.float32),
+        np.array([1, 1, 3, 3], np.int32),
+    )
     assert select(d, threshold=0.5).scores.tolist() == pytest.approx([0.95, 0.6, 0.5])
     assert select(d, threshold=0.5, class_ids=frozenset({3})).scores.tolist() == pytest.approx(
-        [0.6, 0.5])
+        [0.6, 0.5]
+    )
     assert len(select(d, threshold=0.0, max_boxes=2)) == 2
     # threshold is inclusive, as in the notebook (score >= 0.5)
     assert 0.5 in select(d, threshold=0.5).scores.tolist()
 
 
 def test_records_are_json_ready_and_unknown_ids_are_named():
-    d = Detections(np.array([[1.25, 2, 3, 4]], np.float32), np.array([0.5], np.float32),
-                   np.array([99], np.int32))
+    d = Detections(
+        np.array([[1.25, 2, 3, 4]], np.float32),
+        np.array([0.5], np.float32),
+        np.array([99], np.int32),
+    )
     assert d.to_records({1: "person"}) == [
         {"label": "class 99", "class_id": 99, "score": 0.5, "box": [1.2, 2.0, 3.0, 4.0]}
     ]

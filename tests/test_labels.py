@@ -15,8 +15,10 @@ def test_bundled_coco_map_has_80_names_over_ids_1_to_90():
 
 def test_pbtxt_prefers_display_name(tmp_path):
     path = tmp_path / "map.pbtxt"
-    path.write_text('item {\n name: "/m/01g317"\n id: 1\n display_name: "person"\n}\n'
-                    "item { id: 2 name: 'cyclist' }  # comment\n")
+    path.write_text(
+        'item {\n name: "/m/01g317"\n id: 1\n display_name: "person"\n}\n'
+        "item { id: 2 name: 'cyclist' }  # comment\n"
+    )
     assert load_label_map(path) == {1: "person", 2: "cyclist"}
 
 

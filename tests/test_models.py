@@ -51,7 +51,8 @@ def test_urls_and_bare_handles():
     url = "https://tfhub.dev/tensorflow/centernet/hourglass_512x512/1"
     assert resolve_model(url).hub_handle == url
     assert resolve_model("tensorflow/centernet/resnet50v2_512x512/1").hub_handle == (
-        "https://tfhub.dev/tensorflow/centernet/resnet50v2_512x512/1")
+        "https://tfhub.dev/tensorflow/centernet/resnet50v2_512x512/1"
+    )
 
 
 def test_demo_resolves_to_the_bundled_folder():
@@ -142,9 +143,11 @@ def test_detector_threshold_classes_and_max_boxes(color_model_open):
     frame = _bgr(_frame_rgb())
     assert Detector(model, Selection(threshold=0.2))(frame).class_ids.tolist() == [PERSON, CAR, DOG]
     assert Detector(model, Selection(threshold=0.2, class_ids=frozenset({DOG})))(
-        frame).class_ids.tolist() == [DOG]
+        frame
+    ).class_ids.tolist() == [DOG]
     assert Detector(model, Selection(threshold=0.0, max_boxes=1))(frame).class_ids.tolist() == [
-        PERSON]
+        PERSON
+    ]
 
 
 def test_batch_one_model_never_gets_a_batch(color_model_b1):

@@ -52,8 +52,13 @@ def slow_detector(seconds: float) -> Callable[[Sequence[np.ndarray]], list[Detec
 class FakeCapture:
     """cv2.VideoCapture stand-in: `frames` good reads, then failed reads (or one that blocks)."""
 
-    def __init__(self, size: tuple[int, int] = (64, 48), frames: int | None = None,
-                 stall: threading.Event | None = None, interval: float = 0.0) -> None:
+    def __init__(
+        self,
+        size: tuple[int, int] = (64, 48),
+        frames: int | None = None,
+        stall: threading.Event | None = None,
+        interval: float = 0.0,
+    ) -> None:
         self.width, self.height = size
         self.frames = frames
         self.stall = stall
@@ -80,8 +85,9 @@ class Camera:
 
     The last entry repeats forever. `on_open` runs before each open (the grabber thread)."""
 
-    def __init__(self, *script: FakeCapture | Exception,
-                 on_open: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, *script: FakeCapture | Exception, on_open: Callable[[], None] | None = None
+    ) -> None:
         self.script = list(script)
         self.opens = 0
         self.on_open = on_open
@@ -165,8 +171,14 @@ def test_lost_camera_reconnects_and_the_run_continues() -> None:
     camera = Camera(FakeCapture(frames=5), unplugged(), unplugged(), FakeCapture(frames=None))
     video, records = RecordingVideo(), RecordingDetections()
     with live_source(camera) as source:
-        pipeline = Pipeline(source, detect_one_person, LABELS, video_out=video,
-                            detections_out=records, options=PipelineOptions(max_frames=40))
+        pipeline = Pipeline(
+            source,
+            detect_one_person,
+            LABELS,
+            video_out=video,
+            detections_out=records,
+            options=PipelineOptions(max_frames=40),
+        )
         stats = pipeline.run()
     assert stats.frames_in == 40
     assert stats.outages == 1
@@ -179,13 +191,21 @@ def test_lost_camera_reconnects_and_the_run_continues() -> None:
 
 @pytest.mark.timeout(30)
 def test_camera_back_at_another_resolution_keeps_the_video_size(tmp_path: Path) -> None:
-    camera = Camera(FakeCapture(size=(64, 48), frames=6), unplugged(),
-                    FakeCapture(size=(96, 80), frames=None, interval=0.002))
+    camera = Camera(
+        FakeCapture(size=(64, 48), frames=6),
+        unplugged(),
+        FakeCapture(size=(96, 80), frames=None, interval=0.002),
+    )
     out = tmp_path / "kiosk.mp4"
     sink = VideoSink(out, fps=30.0)
     with live_source(camera) as source:
-        pipeline = Pipeline(source, slow_detector(0.001), LABELS, video_out=sink,
-                            options=PipelineOptions(max_frames=30))
+        pipeline = Pipeline(
+            source,
+            slow_detector(0.001),
+            LABELS,
+            video_out=sink,
+            options=PipelineOptions(max_frames=30),
+        )
         try:
             stats = pipeline.run()
         finally:
@@ -218,8 +238,13 @@ def test_stalled_read_is_detected_after_stall_timeout() -> None:
     camera = Camera(FakeCapture(frames=4, stall=stall), FakeCapture(frames=None, interval=0.002))
     try:
         with live_source(camera, stall_timeout=0.3) as source:
-            pipeline = Pipeline(source, detect_one_person, LABELS, video_out=RecordingVideo(),
-                                options=PipelineOptions(max_frames=20))
+            pipeline = Pipeline(
+                source,
+                detect_one_person,
+                LABELS,
+                video_out=RecordingVideo(),
+                options=PipelineOptions(max_frames=20),
+            )
             started = time.perf_counter()
             stats = pipeline.run()
             elapsed = time.perf_counter() - started
@@ -239,8 +264,13 @@ def test_stop_during_a_stalled_read_does_not_wait_for_the_stall_timeout() -> Non
     camera = Camera(FakeCapture(frames=4, stall=stall))
     try:
         with live_source(camera, stall_timeout=10.0, wait=stop_reading.wait) as source:
-            pipeline = Pipeline(source, detect_one_person, LABELS, video_out=RecordingVideo(),
-                                stop_reading=stop_reading)
+            pipeline = Pipeline(
+                source,
+                detect_one_person,
+                LABELS,
+                video_out=RecordingVideo(),
+                stop_reading=stop_reading,
+            )
             threading.Timer(0.5, stop_reading.set).start()  # Ctrl-C while the stream hangs
             started = time.perf_counter()
             stats = pipeline.run()
@@ -276,13 +306,22 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
             status_during_outage.append(pipeline._status_lines())
             time.sleep(0.3)  # frames in flight are on screen by now; only the outage is left
 
-    camera = Camera(FakeCapture(frames=5, interval=0.005), unplugged(), unplugged(),
-                    FakeCapture(frames=None, interval=0.005), on_open=note_status)
+    camera = Camera(
+        FakeCapture(frames=5, interval=0.005),
+        unplugged(),
+        unplugged(),
+        FakeCapture(frames=None, interval=0.005),
+        on_open=note_status,
+    )
     with live_source(camera) as source:
         window = FakeWindow(source)
-        pipeline = Pipeline(source, detect_one_person, LABELS,
-                            window=window,  # type: ignore[arg-type]
-                            options=PipelineOptions(max_frames=20))
+        pipeline = Pipeline(
+            source,
+            detect_one_person,
+            LABELS,
+            window=window,  # type: ignore[arg-type]
+            options=PipelineOptions(max_frames=20),
+        )
         pipeline.run()
     assert any("RECONNECTING (ATTEMPT 1)" in lines for lines in status_during_outage)
     assert any("RECONNECTING (ATTEMPT 2)" in lines for lines in status_during_outage)
@@ -291,8 +330,9 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
     during = [image for status, image in window.shown if status == "reconnecting (attempt 2)"]
     assert during, "nothing on screen said the camera was reconnecting"
     assert during[0].shape == last_live.shape
-    assert not any(np.array_equal(during[0], image) for status, image in window.shown
-                   if status == "live")
+    assert not any(
+        np.array_equal(during[0], image) for status, image in window.shown if status == "live"
+    )
 
 
 # -- worker failures --------------------------------------------------------------------------
@@ -307,8 +347,9 @@ def run_until_error(pipeline: Pipeline) -> tuple[RuntimeFailure, float]:
 
 @pytest.mark.timeout(30)
 def test_grabber_error_stops_the_pipeline() -> None:
-    pipeline = Pipeline(EndlessFile(fail_at=10), slow_detector(0.01), LABELS,
-                        video_out=RecordingVideo())
+    pipeline = Pipeline(
+        EndlessFile(fail_at=10), slow_detector(0.01), LABELS, video_out=RecordingVideo()
+    )
     error, elapsed = run_until_error(pipeline)
     assert str(error) == "grabber failed: ValueError: sensor on fire"
     assert elapsed < 2
@@ -346,8 +387,10 @@ def test_multiline_tensorflow_style_error_keeps_its_cause_on_one_line() -> None:
         raise ValueError(text)
 
     error, _ = run_until_error(Pipeline(EndlessFile(), predict, LABELS))
-    assert str(error) == ("inference failed: ValueError: Graph execution error: "
-                          "assertion failed: [pure green pixel found]")
+    assert str(error) == (
+        "inference failed: ValueError: Graph execution error: "
+        "assertion failed: [pure green pixel found]"
+    )
 
 
 def test_one_line_bounds_any_message() -> None:
@@ -391,8 +434,9 @@ class DiskFullVideo(RecordingVideo):
 @pytest.mark.timeout(30)
 def test_writer_error_stops_the_pipeline() -> None:
     video, records = DiskFullVideo(fail_at=12), RecordingDetections()
-    pipeline = Pipeline(EndlessFile(), slow_detector(0.002), LABELS, video_out=video,
-                        detections_out=records)
+    pipeline = Pipeline(
+        EndlessFile(), slow_detector(0.002), LABELS, video_out=video, detections_out=records
+    )
     error, elapsed = run_until_error(pipeline)
     assert str(error) == "writer failed: OSError: [Errno 28] No space left on device"
     assert elapsed < 2
@@ -402,8 +446,9 @@ def test_writer_error_stops_the_pipeline() -> None:
 
 
 @pytest.mark.timeout(30)
-def test_video_sink_disk_full_is_one_actionable_line(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_video_sink_disk_full_is_one_actionable_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sink = VideoSink(tmp_path / "out.mp4", fps=25.0)
     real_encode = VideoSink._encode_av
 
@@ -418,8 +463,10 @@ def test_video_sink_disk_full_is_one_actionable_line(tmp_path: Path,
         error, elapsed = run_until_error(pipeline)
     finally:
         sink.close()
-    assert str(error) == (f"cannot write {tmp_path / 'out.mp4'}: No space left on device; "
-                          "free disk space or choose another --out")
+    assert str(error) == (
+        f"cannot write {tmp_path / 'out.mp4'}: No space left on device; "
+        "free disk space or choose another --out"
+    )
     assert elapsed < 2
     # What was written before the disk filled up is a playable file.
     assert len(decoded_frame_sizes(tmp_path / "out.mp4")) == 5
@@ -441,9 +488,14 @@ class FiniteFile(EndlessFile):
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_file_mode_writes_every_frame_in_order(batch_size: int) -> None:
     video, records = RecordingVideo(), RecordingDetections()
-    pipeline = Pipeline(FiniteFile(150), slow_detector(0.001), LABELS, video_out=video,
-                        detections_out=records,
-                        options=PipelineOptions(batch_size=batch_size, queue_size=4))
+    pipeline = Pipeline(
+        FiniteFile(150),
+        slow_detector(0.001),
+        LABELS,
+        video_out=video,
+        detections_out=records,
+        options=PipelineOptions(batch_size=batch_size, queue_size=4),
+    )
     stats = pipeline.run()
     assert records.frames == list(range(150))
     assert video.timestamps == sorted(video.timestamps)
@@ -456,8 +508,13 @@ def test_live_mode_counts_every_dropped_frame() -> None:
     camera = Camera(FakeCapture(frames=None, interval=0.001))  # ~1000 fps camera
     records = RecordingDetections()
     with live_source(camera) as source:
-        pipeline = Pipeline(source, slow_detector(0.02), LABELS, detections_out=records,
-                            options=PipelineOptions(max_frames=300))
+        pipeline = Pipeline(
+            source,
+            slow_detector(0.02),
+            LABELS,
+            detections_out=records,
+            options=PipelineOptions(max_frames=300),
+        )
         stats = pipeline.run()
     assert stats.frames_in == 300
     assert stats.frames_dropped > 100  # the detector is ~20x slower than the camera
@@ -473,8 +530,13 @@ def test_frames_discarded_by_an_abort_are_counted(live: bool) -> None:
         source: Any = live_source(Camera(FakeCapture(frames=None, interval=0.001)))
     else:
         source = EndlessFile()
-    pipeline = Pipeline(source, slow_detector(0.01), LABELS, video_out=RecordingVideo(),
-                        options=PipelineOptions(batch_size=2))
+    pipeline = Pipeline(
+        source,
+        slow_detector(0.01),
+        LABELS,
+        video_out=RecordingVideo(),
+        options=PipelineOptions(batch_size=2),
+    )
     threading.Timer(0.5, pipeline.abort.set).start()  # e.g. a second Ctrl-C
     stats = pipeline.run()
     source.close()
@@ -485,8 +547,13 @@ def test_frames_discarded_by_an_abort_are_counted(live: bool) -> None:
 @pytest.mark.timeout(30)
 def test_stop_finishes_frames_in_flight() -> None:
     records = RecordingDetections()
-    pipeline = Pipeline(EndlessFile(), slow_detector(0.005), LABELS, detections_out=records,
-                        options=PipelineOptions(queue_size=8))
+    pipeline = Pipeline(
+        EndlessFile(),
+        slow_detector(0.005),
+        LABELS,
+        detections_out=records,
+        options=PipelineOptions(queue_size=8),
+    )
     threading.Timer(0.3, pipeline.stop_reading.set).start()  # e.g. the first Ctrl-C
     stats = pipeline.run()
     assert records.frames == list(range(stats.frames_in))
@@ -523,7 +590,9 @@ def error_lines(lines: list[str]) -> list[str]:
 
 @pytest.mark.timeout(60)
 def test_cli_camera_that_never_comes_back_is_exit_1(
-    tmp_path: Path, color_model_b1: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    color_model_b1: Path,
+    monkeypatch: pytest.MonkeyPatch,
     cli: Callable[..., tuple[int, list[str]]],
 ) -> None:
     opens: list[object] = []
@@ -536,8 +605,17 @@ def test_cli_camera_that_never_comes_back_is_exit_1(
 
     monkeypatch.setattr(livedet.sources, "open_opencv_capture", open_capture)
     det = tmp_path / "d.jsonl"
-    code, lines = cli("--camera", "0", "--model", color_model_b1, "--detections", det,
-                      "--no-display", "--max-reconnects", "3")
+    code, lines = cli(
+        "--camera",
+        "0",
+        "--model",
+        color_model_b1,
+        "--detections",
+        det,
+        "--no-display",
+        "--max-reconnects",
+        "3",
+    )
     assert code == 1
     assert error_lines(lines) == [
         "livedet: error: lost camera 0 and could not reconnect in 3 attempts; check the "
@@ -552,8 +630,12 @@ def test_cli_camera_that_never_comes_back_is_exit_1(
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("output", ["video", "detections"])
 def test_cli_disk_full_mid_run_is_exit_1_and_input_untouched(
-    output: str, tmp_path: Path, red_blue_video: tuple[Path, Any], color_model_b1: Path,
-    monkeypatch: pytest.MonkeyPatch, cli: Callable[..., tuple[int, list[str]]],
+    output: str,
+    tmp_path: Path,
+    red_blue_video: tuple[Path, Any],
+    color_model_b1: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., tuple[int, list[str]]],
 ) -> None:
     video, _ = red_blue_video
     before = sha256(video)
@@ -594,8 +676,9 @@ def test_cli_disk_full_mid_run_is_exit_1_and_input_untouched(
             real_write(self, *args)
 
         monkeypatch.setattr(DetectionsLog, "write", write)
-    code, lines = cli("--video", video, "--model", color_model_b1, "--out", out,
-                      "--detections", det)
+    code, lines = cli(
+        "--video", video, "--model", color_model_b1, "--out", out, "--detections", det
+    )
     assert code == 1
     failed = out if output == "video" else det
     assert error_lines(lines) == [

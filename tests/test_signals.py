@@ -37,8 +37,12 @@ class Livedet:
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "livedet", *map(str, args)],
-            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -125,14 +129,32 @@ def assert_whole_outputs(tmp_path: Path, reason: str) -> int:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_signal_mid_run_exits_promptly_with_whole_outputs(
-    signum: int, code: int, start, tmp_path: Path, looping_video: Path, color_model_b1: Path,  # type: ignore[no-untyped-def]
+    signum: int,
+    code: int,
+    start,
+    tmp_path: Path,
+    looping_video: Path,
+    color_model_b1: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out, det, stats = outputs(tmp_path)
-    livedet = start("--video", looping_video, "--loop", "--model", color_model_b1, "--out", out,
-                    "--detections", det, "--stats", stats, "--verbose")
+    livedet = start(
+        "--video",
+        looping_video,
+        "--loop",
+        "--model",
+        color_model_b1,
+        "--out",
+        out,
+        "--detections",
+        det,
+        "--stats",
+        stats,
+        "--verbose",
+    )
     livedet.wait_for(lambda: any("loaded" in line for line in livedet.lines), "model loaded")
     time.sleep(1.0)  # frames are flowing through every stage
     assert livedet.signal_and_wait(signum) == code
@@ -142,11 +164,26 @@ def test_signal_mid_run_exits_promptly_with_whole_outputs(
 
 @pytest.mark.timeout(120)
 def test_second_sigint_aborts_and_outputs_still_agree(
-    start, tmp_path: Path, looping_video: Path, color_model_b1: Path,  # type: ignore[no-untyped-def]
+    start,
+    tmp_path: Path,
+    looping_video: Path,
+    color_model_b1: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out, det, stats = outputs(tmp_path)
-    livedet = start("--video", looping_video, "--loop", "--model", color_model_b1, "--out", out,
-                    "--detections", det, "--stats", stats, "--verbose")
+    livedet = start(
+        "--video",
+        looping_video,
+        "--loop",
+        "--model",
+        color_model_b1,
+        "--out",
+        out,
+        "--detections",
+        det,
+        "--stats",
+        stats,
+        "--verbose",
+    )
     livedet.wait_for(lambda: any("loaded" in line for line in livedet.lines), "model loaded")
     time.sleep(1.0)
     livedet.proc.send_signal(signal.SIGINT)
@@ -155,15 +192,33 @@ def test_second_sigint_aborts_and_outputs_still_agree(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
-                         ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
 def test_signal_during_model_load_keeps_the_old_output(
-    signum: int, code: int, start, tmp_path: Path, looping_video: Path, color_model_b1: Path,  # type: ignore[no-untyped-def]
+    signum: int,
+    code: int,
+    start,
+    tmp_path: Path,
+    looping_video: Path,
+    color_model_b1: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out, det, stats = outputs(tmp_path)
     out.write_bytes(b"yesterday's recording")
-    livedet = start("--video", looping_video, "--loop", "--model", color_model_b1, "--out", out,
-                    "--detections", det, "--stats", stats, "--overwrite")
+    livedet = start(
+        "--video",
+        looping_video,
+        "--loop",
+        "--model",
+        color_model_b1,
+        "--out",
+        out,
+        "--detections",
+        det,
+        "--stats",
+        stats,
+        "--overwrite",
+    )
     # The sinks exist (hidden files) before the model loads; TensorFlow takes seconds to import.
     livedet.wait_for(lambda: len(partial_files(tmp_path)) == 2, "output files opened")
     assert livedet.signal_and_wait(signum, EXIT_DEADLINE_DURING_LOAD) == code
@@ -177,7 +232,10 @@ def test_signal_during_model_load_keeps_the_old_output(
 
 @pytest.mark.timeout(120)
 def test_existing_output_is_not_clobbered_without_overwrite(
-    start, tmp_path: Path, looping_video: Path, color_model_b1: Path,  # type: ignore[no-untyped-def]
+    start,
+    tmp_path: Path,
+    looping_video: Path,
+    color_model_b1: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     out = tmp_path / "out.mp4"
     out.write_bytes(b"yesterday's recording")
@@ -189,15 +247,18 @@ def test_existing_output_is_not_clobbered_without_overwrite(
 
 @pytest.mark.timeout(120)
 def test_model_error_mid_run_is_exit_1_and_one_error_line(
-    start, tmp_path: Path, color_model_failing: Path,  # type: ignore[no-untyped-def]
+    start,
+    tmp_path: Path,
+    color_model_failing: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     frames, _ = make_frames(24, 160, 96)
     frames[10][0:8, 0:8] = GREEN  # the fail_on_green model raises on this frame
     video = write_video(tmp_path / "green.mkv", frames, fps=12)
     before = video.read_bytes()
     det = tmp_path / "d.jsonl"
-    livedet = start("--video", video, "--model", color_model_failing, "--detections", det,
-                    "--no-display")
+    livedet = start(
+        "--video", video, "--model", color_model_failing, "--detections", det, "--no-display"
+    )
     assert livedet.finish() == 1
     errors = livedet.lines  # stderr: the error's one line and nothing else
     assert len(errors) == 1, livedet.lines

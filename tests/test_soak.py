@@ -95,9 +95,16 @@ def run_pipeline(mode: str, frames: int, folder: Path) -> None:
         for resource in (source, video, records):
             if hasattr(resource, "close"):
                 resources.callback(resource.close)
-        pipeline = Pipeline(source, detect, LABELS, video_out=video, detections_out=records,
-                            options=PipelineOptions(batch_size=4, max_wait_ms=1,
-                                                    max_frames=frames, verbose_overlay=True))
+        pipeline = Pipeline(
+            source,
+            detect,
+            LABELS,
+            video_out=video,
+            detections_out=records,
+            options=PipelineOptions(
+                batch_size=4, max_wait_ms=1, max_frames=frames, verbose_overlay=True
+            ),
+        )
         stats = pipeline.run()
     assert stats.frames_in == frames
     assert stats.frames_out + stats.frames_dropped == frames

@@ -17,16 +17,21 @@ from livedet.render import class_colour
 
 pytestmark = [
     pytest.mark.display,
-    pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
-                       reason="needs Xvfb and xdotool (apt-get install xvfb xdotool)"),
+    pytest.mark.skipif(
+        shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+        reason="needs Xvfb and xdotool (apt-get install xvfb xdotool)",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def x_display():
     number = 90 + os.getpid() % 500
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten",
-                               "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     display = f":{number}"
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -44,16 +49,24 @@ def _env(display):
 
 
 def _livedet(display, *args):
-    return subprocess.Popen([sys.executable, "-m", "livedet", *map(str, args)],
-                            env=_env(display), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "livedet", *map(str, args)],
+        env=_env(display),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _livedet_windows(display, *, only_visible):
     """Ids of the windows titled "livedet" (only the mapped ones if ``only_visible``)."""
     visible = ["--onlyvisible"] if only_visible else []
-    found = subprocess.run(["xdotool", "search", *visible, "--name", "^livedet$"],
-                           env=_env(display), capture_output=True, text=True)
+    found = subprocess.run(
+        ["xdotool", "search", *visible, "--name", "^livedet$"],
+        env=_env(display),
+        capture_output=True,
+        text=True,
+    )
     return found.stdout.split()
 
 
@@ -69,8 +82,12 @@ def _window_id(display, timeout=60.0):
 def _screenshot(display, path):
     """The screen as BGR, or None when the grab failed: xwd fails with BadMatch if a window is
     being mapped or resized at that moment."""
-    grab = subprocess.run(["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
-                          env=_env(display), capture_output=True, timeout=20)
+    grab = subprocess.run(
+        ["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
+        env=_env(display),
+        capture_output=True,
+        timeout=20,
+    )
     if grab.returncode != 0:
         return None
     subprocess.run(["convert", str(path.with_suffix(".xwd")), str(path)], check=True, timeout=20)
@@ -103,8 +120,9 @@ def _wait_until_gone(display, timeout=10.0):
 
 
 def _key(display, window, key):
-    subprocess.run(["xdotool", "key", "--window", window, key],
-                   env=_env(display), check=True, timeout=10)
+    subprocess.run(
+        ["xdotool", "key", "--window", window, key], env=_env(display), check=True, timeout=10
+    )
 
 
 @pytest.mark.timeout(180)
@@ -119,8 +137,9 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     # (measured 6 of 124 launches; unmap + map heals it; see README, Troubleshooting): such a
     # launch is retried, at most twice.
     for attempt in range(3):
-        process = _livedet(x_display, "--video", video, "--loop", "--model", color_model_b1,
-                           "--stats", stats)
+        process = _livedet(
+            x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
+        )
         try:
             window = _window_id(x_display)
         except AssertionError:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livedet.shapes.network import make_targets
-from livedet.shapes.scenes import generate_scene
+from livedet.demo_model.network import make_targets
+from livedet.demo_model.scenes import generate_scene
 
 SIZES = [(240, 320), (360, 640), (720, 1280), (300, 300)]
 

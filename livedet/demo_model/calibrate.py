@@ -60,8 +60,8 @@ def fit_calibration(model: Any, frames: int = CALIBRATION_FRAMES) -> Calibration
     """Run ``model`` uncalibrated on the calibration scenes and fit the Platt map."""
     import tensorflow as tf
 
-    from livedet.shapes.evaluate import held_out_scenes, match, run_model
-    from livedet.shapes.export import detect
+    from livedet.demo_model.evaluate import held_out_scenes, match, run_model
+    from livedet.demo_model.export import detect
 
     serve = tf.function(lambda input_tensor: detect(model, input_tensor), reduce_retracing=True)
     pairs = run_model(serve, list(held_out_scenes(frames, seed=CALIBRATION_SEED)))

@@ -1,4 +1,4 @@
-"""The retrain command's inputs and data stream (livedet/shapes/train.py); no training here."""
+"""The retrain command's inputs and data stream (livedet/demo_model/train.py); no training here."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from livedet.shapes import train
-from livedet.shapes.train import PHASES, batches, main, make_sample, parse_phases
+from livedet.demo_model import train
+from livedet.demo_model.train import PHASES, batches, main, make_sample, parse_phases
 
 
 def test_phases_parse_and_the_default_is_what_the_help_says() -> None:

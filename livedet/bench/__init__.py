@@ -33,7 +33,6 @@ from livedet.models import DEMO_CLIP
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class BenchOptions:
     model: str = "demo"
@@ -54,27 +53,56 @@ class BenchOptions:
 
 def build_parser() -> argparse.ArgumentParser:
     d = BenchOptions()
-    p = OneLineParser(prog="livedet bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(
+        prog="livedet bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", default=d.model, help="model to measure (default: demo)")
-    p.add_argument("--video", type=Path,
-                   help="input clip (default: the bundled demo clip; synthetic if missing)")
-    p.add_argument("--frames", type=int, default=d.frames,
-                   help=f"frames per throughput run; the clip is replayed (default {d.frames})")
+    p.add_argument(
+        "--video",
+        type=Path,
+        help="input clip (default: the bundled demo clip; synthetic if missing)",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=d.frames,
+        help=f"frames per throughput run; the clip is replayed (default {d.frames})",
+    )
     p.add_argument("--batch-sizes", default="1,2,4,8", help="file-mode batch sweep (1,2,4,8)")
-    p.add_argument("--file-batch-size", type=int, default=d.file_batch_size,
-                   help=f"batch size of the file-mode run (default {d.file_batch_size})")
-    p.add_argument("--live-seconds", type=float, default=d.live_seconds,
-                   help=f"live run duration (default {d.live_seconds:.0f}; 0 skips)")
+    p.add_argument(
+        "--file-batch-size",
+        type=int,
+        default=d.file_batch_size,
+        help=f"batch size of the file-mode run (default {d.file_batch_size})",
+    )
+    p.add_argument(
+        "--live-seconds",
+        type=float,
+        default=d.live_seconds,
+        help=f"live run duration (default {d.live_seconds:.0f}; 0 skips)",
+    )
     p.add_argument("--camera-fps", type=float, default=d.camera_fps)
-    p.add_argument("--rss-frames", type=int, default=d.rss_frames,
-                   help=f"frames of the memory run (default {d.rss_frames}; 0 skips)")
+    p.add_argument(
+        "--rss-frames",
+        type=int,
+        default=d.rss_frames,
+        help=f"frames of the memory run (default {d.rss_frames}; 0 skips)",
+    )
     p.add_argument("--skip-heavy", action="store_true", help="skip the heavy stand-in section")
-    p.add_argument("--heavy-model", help="heavy batch-1 model (default: the ResNet50-FPN "
-                   "stand-in, built once into the cache folder)")
+    p.add_argument(
+        "--heavy-model",
+        help="heavy batch-1 model (default: the ResNet50-FPN "
+        "stand-in, built once into the cache folder)",
+    )
     p.add_argument("--heavy-frames", type=int, default=d.heavy_frames)
-    p.add_argument("--min-seconds", type=float, default=d.min_seconds,
-                   help="minimum duration of each model-only measurement")
+    p.add_argument(
+        "--min-seconds",
+        type=float,
+        default=d.min_seconds,
+        help="minimum duration of each model-only measurement",
+    )
     p.add_argument("--cache-dir", type=Path, help="stand-in cache (~/.cache/livedet/bench)")
     p.add_argument("--json", type=Path, help="write all results to this JSON file")
     return p
@@ -87,14 +115,26 @@ def parse_options(argv: list[str]) -> BenchOptions:
     except ValueError as e:
         raise UsageError(f"--batch-sizes {args.batch_sizes!r}: expected e.g. 1,2,4,8") from e
     options = BenchOptions(
-        model=args.model, video=args.video, frames=args.frames, batch_sizes=batch_sizes,
-        file_batch_size=args.file_batch_size, live_seconds=args.live_seconds,
-        camera_fps=args.camera_fps, rss_frames=args.rss_frames, skip_heavy=args.skip_heavy,
-        heavy_model=args.heavy_model, heavy_frames=args.heavy_frames,
-        min_seconds=args.min_seconds, cache_dir=args.cache_dir, json=args.json,
+        model=args.model,
+        video=args.video,
+        frames=args.frames,
+        batch_sizes=batch_sizes,
+        file_batch_size=args.file_batch_size,
+        live_seconds=args.live_seconds,
+        camera_fps=args.camera_fps,
+        rss_frames=args.rss_frames,
+        skip_heavy=args.skip_heavy,
+        heavy_model=args.heavy_model,
+        heavy_frames=args.heavy_frames,
+        min_seconds=args.min_seconds,
+        cache_dir=args.cache_dir,
+        json=args.json,
     )
-    for flag, value in (("--frames", options.frames), ("--heavy-frames", options.heavy_frames),
-                        ("--file-batch-size", options.file_batch_size)):
+    for flag, value in (
+        ("--frames", options.frames),
+        ("--heavy-frames", options.heavy_frames),
+        ("--file-batch-size", options.file_batch_size),
+    ):
         if value < 1:
             raise UsageError(f"{flag} {value}: must be 1 or more")
     if not batch_sizes or min(batch_sizes) < 1:
@@ -106,7 +146,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
 
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
-    from livedet import bench_runs as runs
+    from livedet.bench import runs
     from livedet.models import configure_tensorflow
 
     configure_tensorflow()
@@ -132,20 +172,21 @@ def _step(name: str) -> None:
     print(f"livedet bench: {name} ...", file=sys.stderr, flush=True)
 
 
-def _main_model(options: BenchOptions, video: Path, frames: list[Any],
-                folder: Path) -> dict[str, Any]:
-    from livedet import bench_runs as runs
+def _main_model(
+    options: BenchOptions, video: Path, frames: list[Any], folder: Path
+) -> dict[str, Any]:
+    from livedet.bench import runs
 
     model, out = options.model, folder / "out.mp4"
     results: dict[str, Any] = {}
     _step("model only")
-    results["model_only"] = runs.model_only(model, frames, options.batch_sizes,
-                                            options.min_seconds)
+    results["model_only"] = runs.model_only(model, frames, options.batch_sizes, options.min_seconds)
     _step("hand-written loop")
     results["loop"] = runs.handwritten_loop(model, video, options.frames, out)
     _step("file mode")
-    results["file_mode"] = runs.file_mode(model, video, options.frames, out,
-                                          options.file_batch_size)
+    results["file_mode"] = runs.file_mode(
+        model, video, options.frames, out, options.file_batch_size
+    )
     if results["model_only"]["open_batch"]:
         sweep = {}
         for size in options.batch_sizes:
@@ -159,19 +200,20 @@ def _main_model(options: BenchOptions, video: Path, frames: list[Any],
         results["batch_sweep"] = None  # a batch-1 model: every batch size is batch 1
     if options.live_seconds > 0:
         _step(f"live mode, {options.live_seconds:.0f} s at {options.camera_fps:.0f} fps")
-        results["live"] = runs.live_mode(model, frames, options.live_seconds,
-                                         folder / "live.mp4", options.camera_fps)
+        results["live"] = runs.live_mode(
+            model, frames, options.live_seconds, folder / "live.mp4", options.camera_fps
+        )
     if options.rss_frames > 0:
         _step(f"memory over {options.rss_frames} frames")
-        results["rss"] = runs.rss_growth(model, video, options.rss_frames,
-                                         options.file_batch_size)
+        results["rss"] = runs.rss_growth(model, video, options.rss_frames, options.file_batch_size)
     return results
 
 
-def _heavy_model(options: BenchOptions, video: Path, frames: list[Any],
-                 folder: Path) -> dict[str, Any]:
-    from livedet import bench_runs as runs
-    from livedet.heavy_standin import standin_path
+def _heavy_model(
+    options: BenchOptions, video: Path, frames: list[Any], folder: Path
+) -> dict[str, Any]:
+    from livedet.bench import runs
+    from livedet.bench.heavy_standin import standin_path
 
     if options.heavy_model is not None:
         model = options.heavy_model
@@ -203,8 +245,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         met = None
         if measured is not None and limit is not None and not math.isnan(measured):
             met = measured >= limit if at_least else measured <= limit
-        checks.append({"target": name, "measured": _round(measured), "limit": _round(limit),
-                       "op": ">=" if at_least else "<=", "met": met})
+        checks.append(
+            {
+                "target": name,
+                "measured": _round(measured),
+                "limit": _round(limit),
+                "op": ">=" if at_least else "<=",
+                "met": met,
+            }
+        )
 
     ceiling = results["model_only"]["fps_best"]
     file_fps = results["file_mode"]["fps"]
@@ -213,15 +262,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     heavy = results.get("heavy")
     if heavy:
         heavy_fps = heavy["file_mode"]["fps"]
-        check("heavy: file mode / hand-written loop", heavy_fps / heavy["loop"]["fps"], 1.0,
-              True)
-        check("heavy: file mode / model-only ceiling (batch 1)",
-              heavy_fps / heavy["model_only"]["fps_batch1"], 0.95, True)
+        check("heavy: file mode / hand-written loop", heavy_fps / heavy["loop"]["fps"], 1.0, True)
+        check(
+            "heavy: file mode / model-only ceiling (batch 1)",
+            heavy_fps / heavy["model_only"]["fps_batch1"],
+            0.95,
+            True,
+        )
     live = results.get("live")
     if live:
-        budget = (results["model_only"]["ms_per_frame_batch1"] + 1000 / live["camera_fps"] + 20)
-        check("live: p95 latency ms (<= inference + frame interval + 20 ms)",
-              live["latency_ms"]["p95"], budget, False)
+        budget = results["model_only"]["ms_per_frame_batch1"] + 1000 / live["camera_fps"] + 20
+        check(
+            "live: p95 latency ms (<= inference + frame interval + 20 ms)",
+            live["latency_ms"]["p95"],
+            budget,
+            False,
+        )
         first, last = live["p95_first_ms"], live["p95_last_ms"]
         drift = abs(last - first) / first if first else None
         check(f"live: p95 change, last vs first {live['window_s']:.0f} s", drift, 0.2, False)
@@ -251,50 +307,74 @@ def table(results: dict[str, Any]) -> str:
         add(f"{prefix}livedet file mode (batch {fm['batch_size']})", f"{fm['fps']:.1f} fps")
         stages = ", ".join(f"{k[:3]} {v:.1f}" for k, v in fm["stage_ms_per_frame"].items())
         add(f"{prefix}  stage ms/frame", stages)
-        add(f"{prefix}  sum of stages vs wall, ms/frame",
-            f"{fm['stage_sum_ms']:.1f} vs {fm['wall_ms_per_frame']:.1f}")
+        add(
+            f"{prefix}  sum of stages vs wall, ms/frame",
+            f"{fm['stage_sum_ms']:.1f} vs {fm['wall_ms_per_frame']:.1f}",
+        )
 
     m = results["machine"]
     add("machine", f"{m['cpu']} ({m['cpus']} CPUs), TF {m['tensorflow']}")
-    add("input", f"{results['input']['video']} {results['input']['frame_size']}, "
-        f"model {results['input']['model']}")
+    add(
+        "input",
+        f"{results['input']['video']} {results['input']['frame_size']}, "
+        f"model {results['input']['model']}",
+    )
     section("", results)
-    add("model-only ceiling / loop (the most overlap and batching can give)",
-        f"x{results['model_only']['fps_best'] / results['loop']['fps']:.2f}")
+    add(
+        "model-only ceiling / loop (the most overlap and batching can give)",
+        f"x{results['model_only']['fps_best'] / results['loop']['fps']:.2f}",
+    )
     for size, r in (results.get("batch_sweep") or {}).items():
         add(f"livedet file mode, batch {size}", f"{r['fps']:.1f} fps")
     live = results.get("live")
     if live:
         lat = live["latency_ms"]
-        add(f"live {live['seconds']:.0f} s @ {live['camera_fps']:.0f} fps: latency p50/p95/max",
-            f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms")
-        add(f"live: p95 first / last {live['window_s']:.0f} s",
-            f"{live['p95_first_ms']:.0f} / {live['p95_last_ms']:.0f} ms")
-        add("live: output fps, dropped",
-            f"{live['output_fps']:.1f} fps, {live['frames_dropped']} of "
-            f"{live['frames_captured']}")
+        add(
+            f"live {live['seconds']:.0f} s @ {live['camera_fps']:.0f} fps: latency p50/p95/max",
+            f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms",
+        )
+        add(
+            f"live: p95 first / last {live['window_s']:.0f} s",
+            f"{live['p95_first_ms']:.0f} / {live['p95_last_ms']:.0f} ms",
+        )
+        add(
+            "live: output fps, dropped",
+            f"{live['output_fps']:.1f} fps, {live['frames_dropped']} of {live['frames_captured']}",
+        )
     rss = results.get("rss")
     if rss:
-        add(f"RSS over {rss['frames']} frames (after warm-up -> end, peak)",
+        add(
+            f"RSS over {rss['frames']} frames (after warm-up -> end, peak)",
             f"{rss['rss_after_warmup_mb']:.0f} -> {rss['rss_end_mb']:.0f} MB "
-            f"(peak {rss['rss_peak_mb']:.0f})")
+            f"(peak {rss['rss_peak_mb']:.0f})",
+        )
     heavy = results.get("heavy")
     if heavy:
         section("heavy: ", heavy)
         traced = heavy["traced_loop"]
-        add(f"heavy: {traced['group']} frames per traced call vs Python calls",
+        add(
+            f"heavy: {traced['group']} frames per traced call vs Python calls",
             f"{traced['traced_fps']:.2f} vs {traced['python_calls_fps']:.2f} fps "
-            f"(x{traced['speedup']:.2f})")
+            f"(x{traced['speedup']:.2f})",
+        )
     for t in results["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
         add(t["target"], _fmt(t["measured"]), f"{t['op']} {_fmt(t['limit'])}", verdict)
-    widths = [max(len(r[i]) for r in [*rows, ("measurement", "value", "target", "met")])
-              for i in range(4)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(
-        ("measurement", "value", "target", "met"), widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-              for r in rows]
+    widths = [
+        max(len(r[i]) for r in [*rows, ("measurement", "value", "target", "met")]) for i in range(4)
+    ]
+    lines = [
+        "| "
+        + " | ".join(
+            h.ljust(w)
+            for h, w in zip(("measurement", "value", "target", "met"), widths, strict=True)
+        )
+        + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -327,8 +407,11 @@ def machine() -> dict[str, Any]:
         # 0: TensorFlow's default (one per core); the environment variables override it.
         "tf_intra_op_threads": threading_config.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": threading_config.get_inter_op_parallelism_threads(),
-        "env": {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-                                           "OMP_NUM_THREADS") if k in os.environ},
+        "env": {
+            k: os.environ[k]
+            for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+            if k in os.environ
+        },
         "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 

@@ -4,11 +4,11 @@ It lets ``livedet --model demo`` run fully offline. Submodules:
 
 - ``scenes``  procedural training/test scenes (numpy + OpenCV, no TensorFlow);
 - ``network`` the compact CenterNet (Keras) and its losses;
-- ``train``   ``python -m livedet.shapes.train`` reproduces the bundled model;
+- ``train``   ``python -m livedet.demo_model.train`` reproduces the bundled model;
 - ``calibrate`` Platt scaling that turns heatmap peaks into scores that mean "chance it is right";
 - ``export``  wraps the model in a TF-Hub-style ``serving_default`` SavedModel signature;
 - ``evaluate``, ``foreign`` precision / recall / mAP on held-out scenes and other renderers' shapes;
-- ``clip``    ``python -m livedet.shapes.clip`` writes the bundled demo clip.
+- ``clip``    ``python -m livedet.demo_model.clip`` writes the bundled demo clip.
 
 Nothing heavy is imported here: TensorFlow is imported inside the functions that need it.
 """

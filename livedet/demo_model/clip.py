@@ -1,6 +1,6 @@
 """Write the bundled demo clip: shapes moving over a moving background.
 
-    python -m livedet.shapes.clip [--output assets/demo_clip.mp4] [--seed 7]
+    python -m livedet.demo_model.clip [--output assets/demo_clip.mp4] [--seed 7]
 
 10 s, 640x360, 25 fps, H.264 (libx264, yuv420p, +faststart) via PyAV, so it plays in browsers.
 Everything is drawn from the seed, so the frames are reproducible; the encoded bytes are too, for a
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livedet.shapes.scenes import CIRCLE, SQUARE, TRIANGLE, _photo_like, render_alpha
+from livedet.demo_model.scenes import CIRCLE, SQUARE, TRIANGLE, _photo_like, render_alpha
 
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 25, 10
 

@@ -1,11 +1,11 @@
-"""Platt scaling of the shapes model's scores (livedet/shapes/calibrate.py)."""
+"""Platt scaling of the shapes model's scores (livedet/demo_model/calibrate.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from livedet.shapes.calibrate import Calibration, fit_platt, logit
+from livedet.demo_model.calibrate import Calibration, fit_platt, logit
 
 
 def _sample(slope: float, bias: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +45,8 @@ def test_calibrated_export_keeps_order_and_boxes() -> None:
     """The calibrated signature only re-maps scores: same boxes, classes and order as the raw
     one, scores sorted and ``sigmoid(a * logit(raw) + b)``."""
     tf = pytest.importorskip("tensorflow")
-    from livedet.shapes.export import detect
-    from livedet.shapes.network import build_model
+    from livedet.demo_model.export import detect
+    from livedet.demo_model.network import build_model
 
     tf.keras.utils.set_random_seed(5)
     model = build_model(width=16)

@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from livedet.shapes.calibrate import IDENTITY, Calibration
-from livedet.shapes.network import MULTIPLE, NUM_CLASSES, STRIDE
+from livedet.demo_model.calibrate import IDENTITY, Calibration
+from livedet.demo_model.network import MULTIPLE, NUM_CLASSES, STRIDE
 
 # 640 rather than 512: shapes of 24 px in a 1280-px frame stay 12 px, not 9.6 px (recall on the
 # held-out set +2 points, other renderers +5), for ~1.5x the compute on frames larger than 640 px.
@@ -137,7 +137,7 @@ def export(model: Any, path: Path, calibration: Calibration) -> None:
 
 
 def write_label_map(path: Path) -> None:
-    from livedet.shapes import CLASS_NAMES
+    from livedet.demo_model import CLASS_NAMES
 
     items = "".join(
         f"item {{\n  id: {class_id}\n  name: '{name}'\n}}\n"
@@ -149,8 +149,8 @@ def write_label_map(path: Path) -> None:
 def write_bundle(model: Any, output: Path) -> Calibration:
     """Fold ``model``'s BatchNorms, calibrate its scores, write ``output/saved_model`` and its
     label map."""
-    from livedet.shapes.calibrate import fit_calibration
-    from livedet.shapes.network import fold_batchnorm
+    from livedet.demo_model.calibrate import fit_calibration
+    from livedet.demo_model.network import fold_batchnorm
 
     served = fold_batchnorm(model)
     calibration = fit_calibration(served)
@@ -161,10 +161,10 @@ def write_bundle(model: Any, output: Path) -> Calibration:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Re-export from a weights file: ``python -m livedet.shapes.export WEIGHTS OUT_DIR``."""
+    """Re-export from a weights file: ``python -m livedet.demo_model.export WEIGHTS OUT_DIR``."""
     import argparse
 
-    from livedet.shapes.network import build_model
+    from livedet.demo_model.network import build_model
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("weights", type=Path)

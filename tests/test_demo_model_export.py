@@ -13,7 +13,7 @@ def _model_with_real_batchnorm_statistics(seed: int) -> Any:
     (fresh BN layers are identities, which folding would trivially preserve)."""
     import keras
 
-    from livedet.shapes.network import build_model
+    from livedet.demo_model.network import build_model
 
     keras.utils.set_random_seed(seed)
     model = build_model(width=16)
@@ -21,12 +21,14 @@ def _model_with_real_batchnorm_statistics(seed: int) -> Any:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, n),  # gamma
-                rng.normal(0, 0.2, n),  # beta
-                rng.normal(0, 0.3, n),  # moving mean
-                rng.uniform(0.2, 2.0, n),  # moving variance
-            ])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, n),  # gamma
+                    rng.normal(0, 0.2, n),  # beta
+                    rng.normal(0, 0.3, n),  # moving mean
+                    rng.uniform(0.2, 2.0, n),  # moving variance
+                ]
+            )
     return model
 
 
@@ -34,7 +36,7 @@ def test_folded_model_computes_what_the_trained_one_does() -> None:
     tf = pytest.importorskip("tensorflow")
     import keras
 
-    from livedet.shapes.network import fold_batchnorm
+    from livedet.demo_model.network import fold_batchnorm
 
     model = _model_with_real_batchnorm_statistics(seed=11)
     folded = fold_batchnorm(model)
@@ -53,7 +55,7 @@ def test_flip_testing_averages_the_mirrored_pass_back_into_place() -> None:
     so a mirrored frame gets exactly the mirrored heatmap; offsets come from the direct pass."""
     tf = pytest.importorskip("tensorflow")
 
-    from livedet.shapes.export import run_with_flip
+    from livedet.demo_model.export import run_with_flip
 
     model = _model_with_real_batchnorm_statistics(seed=13)
     images = tf.constant(np.random.default_rng(14).uniform(0, 255, (2, 64, 96, 3)), tf.float32)

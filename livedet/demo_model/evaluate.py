@@ -1,6 +1,6 @@
 """Detection metrics and the held-out evaluation of the bundled shapes model.
 
-    python -m livedet.shapes.evaluate [SAVED_MODEL]
+    python -m livedet.demo_model.evaluate [SAVED_MODEL]
 
 Matching: a detection is a true positive when it has the right class and IoU >= 0.5 with a
 not-yet-matched ground-truth box, taking detections from highest score down (PASCAL VOC rule).
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from livedet.demo_model.scenes import Scene, generate_scene
 from livedet.detections import Detections, from_tf_outputs
-from livedet.shapes.scenes import Scene, generate_scene
 
 HELD_OUT_SEED = 20261124
 # Frame sizes (height, width) cycled through by the held-out set: 320x240 up to 1280x720.

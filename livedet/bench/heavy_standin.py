@@ -49,8 +49,10 @@ def build_network() -> Any:
     backbone = keras.applications.ResNet50(
         weights=None, include_top=False, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
     )
-    c2, c3, c4, c5 = (backbone.get_layer(name).output for name in (
-        "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"))
+    c2, c3, c4, c5 = (
+        backbone.get_layer(name).output
+        for name in ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out")
+    )
     x = layers.Conv2D(256, 1)(c5)
     for lateral, filters in ((c4, 256), (c3, 128), (c2, 64)):
         x = layers.UpSampling2D(2)(x)
@@ -61,8 +63,11 @@ def build_network() -> Any:
         h = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
         return layers.Conv2D(channels, 1, name=name)(h)
 
-    outputs = {"heatmap": head(NUM_CLASSES, "heatmap"), "size": head(2, "size"),
-               "offset": head(2, "offset")}
+    outputs = {
+        "heatmap": head(NUM_CLASSES, "heatmap"),
+        "size": head(2, "size"),
+        "offset": head(2, "offset"),
+    }
     return keras.Model(backbone.input, outputs, name="centernet_resnet50_fpn_standin")
 
 
@@ -82,8 +87,9 @@ def build_standin(folder: Path) -> Path:
             super().__init__()
             self.network = network
 
-        @tf.function(input_signature=[
-            tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor")])
+        @tf.function(
+            input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor")]
+        )
         def serve(self, input_tensor: Any) -> dict[str, Any]:
             images = tf.image.resize(tf.cast(input_tensor, tf.float32), (INPUT_SIZE, INPUT_SIZE))
             images = images[..., ::-1] - tf.constant([103.939, 116.779, 123.68])  # caffe style
@@ -102,9 +108,14 @@ def build_standin(folder: Path) -> Path:
             centre_x = (col + tf.sigmoid(offset[..., 1])) / cells
             half_h = 0.04 + 0.1 * tf.sigmoid(size[..., 0])  # 8%..28% of the frame
             half_w = 0.04 + 0.1 * tf.sigmoid(size[..., 1])
-            boxes = tf.clip_by_value(tf.stack(
-                [centre_y - half_h, centre_x - half_w, centre_y + half_h, centre_x + half_w],
-                axis=-1), 0.0, 1.0)
+            boxes = tf.clip_by_value(
+                tf.stack(
+                    [centre_y - half_h, centre_x - half_w, centre_y + half_h, centre_x + half_w],
+                    axis=-1,
+                ),
+                0.0,
+                1.0,
+            )
             # The profile keeps the order; the factor keeps the decoded peaks in the graph.
             scores = profile[None, :] * (0.99 + 0.01 * top)
             return {

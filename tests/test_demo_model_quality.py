@@ -17,22 +17,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from livedet.detections import from_tf_outputs, select
-from livedet.shapes.evaluate import (
+from livedet.demo_model.evaluate import (
     Report,
     evaluate,
     held_out_scenes,
     iou_matrix,
     run_model,
 )
-from livedet.shapes.foreign import foreign_scene
-from livedet.shapes.scenes import (
+from livedet.demo_model.foreign import foreign_scene
+from livedet.demo_model.scenes import (
     SQUARE,
     TRIANGLE,
     generate_scene,
     render_alpha,
     shape_polygon,
 )
+from livedet.detections import from_tf_outputs, select
 
 SAVED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "demo_model" / "saved_model"
 FOREIGN_SEED = 4242

@@ -1,6 +1,6 @@
 """Train the bundled shapes CenterNet and write ``assets/demo_model/``.
 
-    python -m livedet.shapes.train            # the bundled model: seed 0, defaults below
+    python -m livedet.demo_model.train            # the bundled model: seed 0, defaults below
 
 Three phases (``PHASES``), batch 16 of 256x256 tiles, AdamW, each with a warm-up then cosine
 decay: phase 1, 5000 steps from 3e-3; phases 2 and 3, 1700 steps from 1e-3 and 3300 steps from
@@ -41,9 +41,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livedet.shapes.export import MAX_SIDE
-from livedet.shapes.network import STRIDE, make_targets
-from livedet.shapes.scenes import generate_scene
+from livedet.demo_model.export import MAX_SIDE
+from livedet.demo_model.network import STRIDE, make_targets
+from livedet.demo_model.scenes import generate_scene
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    from livedet.shapes.network import build_model, focal_loss, regression_loss
+    from livedet.demo_model.network import build_model, focal_loss, regression_loss
 
     keras.utils.set_random_seed(seed)
     if deterministic:
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     model = None
     phases_done = 0
     if args.resume is not None:
-        from livedet.shapes.network import build_model
+        from livedet.demo_model.network import build_model
 
         done_text, weights = args.resume[0], Path(args.resume[1])
         if not done_text.isdigit() or not 1 <= int(done_text) < len(args.phases):
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             name=f"phase{number}",
         )
         first_sample += steps * args.batch
-    from livedet.shapes.export import write_bundle
+    from livedet.demo_model.export import write_bundle
 
     calibration = write_bundle(model, args.output)
     logger.info(

@@ -48,8 +48,9 @@ def read_frames(video: Path, count: int) -> list[np.ndarray]:
         source.close()
 
 
-def synthetic_clip(path: Path, *, frames: int = 150, size: tuple[int, int] = (640, 360),
-                   fps: float = 30.0) -> Path:
+def synthetic_clip(
+    path: Path, *, frames: int = 150, size: tuple[int, int] = (640, 360), fps: float = 30.0
+) -> Path:
     """An H.264 clip of moving coloured boxes on a textured background (when no demo clip)."""
     width, height = size
     rng = np.random.default_rng(0)
@@ -72,8 +73,12 @@ def synthetic_clip(path: Path, *, frames: int = 150, size: tuple[int, int] = (64
 # -- 1. the ceiling: the model alone ---------------------------------------------------------------
 
 
-def model_only(model: str, frames_bgr: Sequence[np.ndarray], batch_sizes: Sequence[int],
-               min_seconds: float = 2.0) -> dict[str, Any]:
+def model_only(
+    model: str,
+    frames_bgr: Sequence[np.ndarray],
+    batch_sizes: Sequence[int],
+    min_seconds: float = 2.0,
+) -> dict[str, Any]:
     """Frames per second of the signature alone, frames pre-converted, per batch size."""
     import tensorflow as tf
 
@@ -82,8 +87,7 @@ def model_only(model: str, frames_bgr: Sequence[np.ndarray], batch_sizes: Sequen
     sizes = list(batch_sizes) if loaded.open_batch else [1]
     per_batch: dict[str, float] = {}
     for size in sizes:
-        batches = [tf.constant(rgb[i:i + size])
-                   for i in range(0, len(rgb) - size + 1, size)]
+        batches = [tf.constant(rgb[i : i + size]) for i in range(0, len(rgb) - size + 1, size)]
 
         def call(batch: Any) -> None:
             raw = loaded.signature(**{loaded.input_name: batch})
@@ -106,8 +110,9 @@ def model_only(model: str, frames_bgr: Sequence[np.ndarray], batch_sizes: Sequen
     }
 
 
-def _frames_per_second(call: Callable[[Any], None], batches: list[Any], batch_size: int,
-                       min_seconds: float) -> float:
+def _frames_per_second(
+    call: Callable[[Any], None], batches: list[Any], batch_size: int, min_seconds: float
+) -> float:
     """Run every batch at least once and for at least min_seconds."""
     started = time.perf_counter()
     frames = 0
@@ -123,8 +128,9 @@ def _frames_per_second(call: Callable[[Any], None], batches: list[Any], batch_si
 # -- 1b. batch-1 models: several frames in one traced call ----------------------------------------
 
 
-def traced_loop(model: str, frames_bgr: Sequence[np.ndarray], group: int = 4,
-                min_seconds: float = 2.0) -> dict[str, Any]:
+def traced_loop(
+    model: str, frames_bgr: Sequence[np.ndarray], group: int = 4, min_seconds: float = 2.0
+) -> dict[str, Any]:
     """A batch-1 signature called per frame from Python vs from one tf.function over `group`."""
     import tensorflow as tf
 
@@ -134,12 +140,12 @@ def traced_loop(model: str, frames_bgr: Sequence[np.ndarray], group: int = 4,
 
     def one_by_one(batch: Any) -> None:
         for i in range(group):
-            raw = signature(**{name: batch[i:i + 1]})
+            raw = signature(**{name: batch[i : i + 1]})
             raw["detection_boxes"].numpy()
 
     @tf.function
     def several(batch: Any) -> Any:
-        outputs = [signature(**{name: batch[i:i + 1]}) for i in range(group)]
+        outputs = [signature(**{name: batch[i : i + 1]}) for i in range(group)]
         return {k: tf.concat([o[k] for o in outputs], 0) for k in outputs[0]}
 
     def traced(batch: Any) -> None:
@@ -149,8 +155,12 @@ def traced_loop(model: str, frames_bgr: Sequence[np.ndarray], group: int = 4,
         call(groups[0])
     python_fps = _frames_per_second(one_by_one, groups, group, min_seconds)
     traced_fps = _frames_per_second(traced, groups, group, min_seconds)
-    return {"group": group, "python_calls_fps": python_fps, "traced_fps": traced_fps,
-            "speedup": round(traced_fps / python_fps, 3)}
+    return {
+        "group": group,
+        "python_calls_fps": python_fps,
+        "traced_fps": traced_fps,
+        "speedup": round(traced_fps / python_fps, 3),
+    }
 
 
 # -- 2. the notebook's loop ---------------------------------------------------------------------
@@ -184,8 +194,13 @@ def handwritten_loop(model: str, video: Path, frames: int, out: Path) -> dict[st
         capture.release()
         sink.close()
     elapsed = time.perf_counter() - started
-    return {"frames": written, "seconds": round(elapsed, 3), "fps": round(written / elapsed, 3),
-            "load_s": round(loaded.load_seconds, 2), "writer": sink.encoder}
+    return {
+        "frames": written,
+        "seconds": round(elapsed, 3),
+        "fps": round(written / elapsed, 3),
+        "load_s": round(loaded.load_seconds, 2),
+        "writer": sink.encoder,
+    }
 
 
 # -- 3, 4. livedet file mode ------------------------------------------------------------------
@@ -196,18 +211,31 @@ def file_mode(model: str, video: Path, frames: int, out: Path, batch_size: int) 
     from livedet.app import run
     from livedet.config import Config
 
-    config = Config(video=video, model=model, out=out, show=False, overwrite=True, loop=True,
-                    max_frames=frames, batch_size=batch_size)
+    config = Config(
+        video=video,
+        model=model,
+        out=out,
+        show=False,
+        overwrite=True,
+        loop=True,
+        max_frames=frames,
+        batch_size=batch_size,
+    )
     started = time.perf_counter()
     stats = run(config)
     elapsed = time.perf_counter() - started - (stats.model_load_seconds or 0.0)
     report = stats.as_dict()
-    return {"frames": stats.frames_out, "batch_size": batch_size, "seconds": round(elapsed, 3),
-            "fps": round(stats.frames_out / elapsed, 3),
-            "load_s": report["model_load_s"], "stage_ms_per_frame": report["stage_ms_per_frame"],
-            # Stages overlap when the wall time per frame is well below the sum of the stages.
-            "stage_sum_ms": round(sum(report["stage_ms_per_frame"].values()), 2),
-            "wall_ms_per_frame": round(1000 * elapsed / max(stats.frames_out, 1), 2)}
+    return {
+        "frames": stats.frames_out,
+        "batch_size": batch_size,
+        "seconds": round(elapsed, 3),
+        "fps": round(stats.frames_out / elapsed, 3),
+        "load_s": report["model_load_s"],
+        "stage_ms_per_frame": report["stage_ms_per_frame"],
+        # Stages overlap when the wall time per frame is well below the sum of the stages.
+        "stage_sum_ms": round(sum(report["stage_ms_per_frame"].values()), 2),
+        "wall_ms_per_frame": round(1000 * elapsed / max(stats.frames_out, 1), 2),
+    }
 
 
 # -- 5. live mode against a simulated camera --------------------------------------------------
@@ -292,8 +320,9 @@ class _LatencyRecorder:
             self.samples.append((captured, time.perf_counter() - captured))
 
 
-def live_mode(model: str, frames_bgr: Sequence[np.ndarray], seconds: float, out: Path,
-              fps: float = 30.0) -> dict[str, Any]:
+def live_mode(
+    model: str, frames_bgr: Sequence[np.ndarray], seconds: float, out: Path, fps: float = 30.0
+) -> dict[str, Any]:
     """Live pipeline (batch 1, newest frame wins) on a simulated camera for `seconds`."""
     loaded = _load(model)
     detector = Detector(loaded)
@@ -301,9 +330,15 @@ def live_mode(model: str, frames_bgr: Sequence[np.ndarray], seconds: float, out:
     source = _Timed(LiveSource(lambda: camera, "simulated camera"), camera)
     recorder = _LatencyRecorder(VideoSink(out, fps=fps), source)
     stats = RunStats()
-    pipeline = Pipeline(source=source, predict=detector.predict, labels=_labels(model),
-                        video_out=recorder, timings=lambda: detector.last_timings,
-                        options=PipelineOptions(batch_size=1, max_wait_ms=0.0), stats=stats)
+    pipeline = Pipeline(
+        source=source,
+        predict=detector.predict,
+        labels=_labels(model),
+        video_out=recorder,
+        timings=lambda: detector.last_timings,
+        options=PipelineOptions(batch_size=1, max_wait_ms=0.0),
+        stats=stats,
+    )
     timer = threading.Timer(seconds, pipeline.stop_reading.set)
     timer.start()
     try:
@@ -325,8 +360,11 @@ def live_mode(model: str, frames_bgr: Sequence[np.ndarray], seconds: float, out:
         "frames_out": stats.frames_out,
         "frames_dropped": stats.frames_dropped + camera.missed,
         "output_fps": round(stats.frames_out / seconds, 3),
-        "latency_ms": {"p50": _pct(latency_ms, 50), "p95": _pct(latency_ms, 95),
-                       "max": _pct(latency_ms, 100)},
+        "latency_ms": {
+            "p50": _pct(latency_ms, 50),
+            "p95": _pct(latency_ms, 95),
+            "max": _pct(latency_ms, 100),
+        },
         "window_s": window,
         "p95_first_ms": _pct(first, 95),
         "p95_last_ms": _pct(last, 95),
@@ -352,8 +390,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def rss_growth(model: str, video: Path, frames: int, batch_size: int,
-               warmup_fraction: float = 0.1) -> dict[str, Any]:
+def rss_growth(
+    model: str, video: Path, frames: int, batch_size: int, warmup_fraction: float = 0.1
+) -> dict[str, Any]:
     """RSS over `frames` frames of file mode (--loop, writing an .mp4), wired as app.run does.
 
     Growth is measured from the end of a warm-up (the first 10% of frames: TensorFlow's and the
@@ -363,13 +402,20 @@ def rss_growth(model: str, video: Path, frames: int, batch_size: int,
     stats = RunStats()
     warmup_frames = max(1, int(frames * warmup_fraction))
     marks: dict[str, float] = {"before": rss_mb()}
-    with tempfile.TemporaryDirectory(prefix="livedet-bench-") as folder, \
-            VideoFileSource(video, loop=True) as source:
+    with (
+        tempfile.TemporaryDirectory(prefix="livedet-bench-") as folder,
+        VideoFileSource(video, loop=True) as source,
+    ):
         sink = VideoSink(Path(folder) / "rss.mp4", fps=source.fps)
-        pipeline = Pipeline(source=source, predict=detector.predict, labels=_labels(model),
-                            video_out=sink, timings=lambda: detector.last_timings, stats=stats,
-                            options=PipelineOptions(batch_size=batch_size, max_wait_ms=20.0,
-                                                    max_frames=frames))
+        pipeline = Pipeline(
+            source=source,
+            predict=detector.predict,
+            labels=_labels(model),
+            video_out=sink,
+            timings=lambda: detector.last_timings,
+            stats=stats,
+            options=PipelineOptions(batch_size=batch_size, max_wait_ms=20.0, max_frames=frames),
+        )
         sampling = threading.Event()
         peak = [0.0]
 
@@ -389,7 +435,12 @@ def rss_growth(model: str, video: Path, frames: int, batch_size: int,
             sink.close()
         marks["end"] = rss_mb()
     warm = marks.get("warm", marks["before"])
-    return {"frames": stats.frames_out, "warmup_frames": warmup_frames,
-            "rss_before_mb": round(marks["before"], 1), "rss_after_warmup_mb": round(warm, 1),
-            "rss_end_mb": round(marks["end"], 1), "rss_peak_mb": round(peak[0], 1),
-            "growth_mb": round(marks["end"] - warm, 1)}
+    return {
+        "frames": stats.frames_out,
+        "warmup_frames": warmup_frames,
+        "rss_before_mb": round(marks["before"], 1),
+        "rss_after_warmup_mb": round(warm, 1),
+        "rss_end_mb": round(marks["end"], 1),
+        "rss_peak_mb": round(peak[0], 1),
+        "growth_mb": round(marks["end"] - warm, 1),
+    }

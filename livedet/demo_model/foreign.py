@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from livedet.shapes.scenes import CIRCLE, SQUARE, Scene, _photo_like
+from livedet.demo_model.scenes import CIRCLE, SQUARE, Scene, _photo_like
 
 RENDERERS = ("cv2", "cv2_aa", "pil")
 
