@@ -44,8 +44,17 @@ class RunControl:
         self.stop_reading.set()
 
 
-def run(config: Config, control: RunControl | None = None, *, progress: bool = False) -> RunStats:
+def run(
+    config: Config,
+    control: RunControl | None = None,
+    *,
+    progress: bool = False,
+    model: LoadedModel | None = None,
+) -> RunStats:
     """Validate, load, process the whole source, finalize every output; return the stats.
+
+    `model`: an already loaded model (a batch worker loads once, runs many files); None loads
+    `config.model`.
 
     Raises a LivedetError subclass for anything that goes wrong (the CLI maps it to an exit code).
     The --stats file is written on every path, including errors and interruptions.
@@ -54,7 +63,7 @@ def run(config: Config, control: RunControl | None = None, *, progress: bool = F
     control = control or RunControl()
     stats = RunStats()
     try:
-        _run(config, control, stats, progress)
+        _run(config, control, stats, progress, model)
         stats.exit_reason = f"stopped ({control.reason})" if control.reason else "completed"
     except BaseException as e:
         stats.exit_reason = f"error: {one_line(str(e))}"
@@ -67,7 +76,13 @@ def run(config: Config, control: RunControl | None = None, *, progress: bool = F
     return stats
 
 
-def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -> None:
+def _run(
+    config: Config,
+    control: RunControl,
+    stats: RunStats,
+    progress: bool,
+    preloaded: LoadedModel | None,
+) -> None:
     spec = resolve_model(config.model)
     labels = load_label_map(config.labels or spec.label_map)
     class_ids = parse_class_filter(config.classes, labels) if config.classes else None
@@ -92,7 +107,9 @@ def _run(config: Config, control: RunControl, stats: RunStats, progress: bool) -
         if config.detections is not None:
             detections_out = DetectionsLog(config.detections)
             resources.callback(detections_out.close)
-        model = _load_model_interruptibly(spec_text=config.model, control=control, cpu=config.cpu)
+        model = preloaded or _load_model_interruptibly(
+            spec_text=config.model, control=control, cpu=config.cpu
+        )
         if model is None:
             return  # interrupted while loading: nothing was processed
         stats.model_load_seconds = model.load_seconds
