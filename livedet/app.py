@@ -1,189 +1,207 @@
-"""`run(config)`: what the CLI calls, usable from Python too. Wires the stages together."""
+"""`run(config)`: what the CLI calls, usable from Python too. Builds the pipeline from a Config.
+
+from livedet import Config, run
+stats = run(Config(video=Path("in.mp4"), out=Path("out.mp4"), model="demo"))
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import fields
 from typing import Any
 
-from livedet.config import Config
+from livedet import channels
+from livedet.channels import Shutdown
+from livedet.config import Config, SourceSettings
 from livedet.detector import Detector, Selection
-from livedet.display import Window, check_display_available
-from livedet.errors import one_line
+from livedet.display import check_display_available
+from livedet.errors import RuntimeFailure, one_line
 from livedet.labels import load_label_map, parse_class_filter
-from livedet.models import LoadedModel, configure_tensorflow, load_model, resolve_model
-from livedet.pipeline import Pipeline, PipelineOptions, print_progress_line
-from livedet.sinks import (
-    IMAGE_FORMATS,
-    DetectionsLog,
-    ImageSink,
-    VideoSink,
-    write_json_atomically,
-)
-from livedet.sources import VideoFileSource, open_source
+from livedet.models import LoadedModel, load_model, resolve_model
+from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
+from livedet.progress import progress_printer
+from livedet.sinks import IMAGE_FORMATS, DetectionsLog, ImageSink, VideoSink, write_json_atomically
+from livedet.sources import open_source
 from livedet.stats import RunStats
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class RunControl:
-    """Shared with signal handlers: stop_reading finishes in-flight frames, abort does not."""
-
-    stop_reading: threading.Event = field(default_factory=threading.Event)
-    abort: threading.Event = field(default_factory=threading.Event)
-    reason: str | None = None  # e.g. "SIGINT"; recorded in the stats
-
-    def stop(self, reason: str) -> None:
-        if self.stop_reading.is_set():
-            self.abort.set()  # second request: leave now
-        self.reason = self.reason or reason
-        self.stop_reading.set()
-
-
 def run(
     config: Config,
-    control: RunControl | None = None,
+    shutdown: Shutdown | None = None,
     *,
     progress: bool = False,
     model: LoadedModel | None = None,
 ) -> RunStats:
-    """Validate, load, process the whole source, finalize every output; return the stats.
+    """Validate, load, process every source, finalize every output; return the stats.
 
-    `model`: an already loaded model (a batch worker loads once, runs many files); None loads
+    shutdown: shared with signal handlers (the CLI's Ctrl-C); None makes a private one.
+    progress: a progress line (files) or a status line every few seconds (live) on stderr.
+    model: an already loaded model (a batch worker loads once, runs many files); None loads
     `config.model`.
-
     Raises a LivedetError subclass for anything that goes wrong (the CLI maps it to an exit code).
     The --stats file is written on every path, including errors and interruptions.
     """
     config.validate()
-    control = control or RunControl()
+    shutdown = shutdown or Shutdown()
     stats = RunStats()
     try:
-        _run(config, control, stats, progress, model)
-        stats.exit_reason = f"stopped ({control.reason})" if control.reason else "completed"
+        _run(config, shutdown, stats, progress, model)
+        stats.exit_reason = shutdown.reason or _natural_end(config, stats)
     except BaseException as e:
-        stats.exit_reason = f"error: {one_line(str(e))}"
+        lost = isinstance(e, RuntimeFailure) and str(e).startswith("lost ")
+        stats.exit_reason = f"{channels.SOURCE_LOST if lost else 'error'}: {one_line(str(e))}"
         raise
     finally:
         if stats.finished is None:
             stats.finished = time.perf_counter()
         if config.stats is not None:
-            write_json_atomically(config.stats, {"config": _describe(config), **stats.as_dict()})
+            write_json_atomically(config.stats, {"config": describe(config), **stats.as_dict()})
     return stats
+
+
+def _natural_end(config: Config, stats: RunStats) -> str:
+    if config.max_frames and stats.frames_in >= config.max_frames:
+        return channels.MAX_FRAMES
+    return channels.END_OF_INPUT
 
 
 def _run(
     config: Config,
-    control: RunControl,
+    shutdown: Shutdown,
     stats: RunStats,
     progress: bool,
     preloaded: LoadedModel | None,
 ) -> None:
     spec = resolve_model(config.model)
     labels = load_label_map(config.labels or spec.label_map)
-    class_ids = parse_class_filter(config.classes, labels) if config.classes else None
     with contextlib.ExitStack() as resources:
-        source = open_source(
-            camera=config.camera,
-            video=config.video,
-            loop=config.loop,
-            stall_timeout=config.stall_timeout,
-            max_reconnects=config.max_reconnects,
-            wait=control.stop_reading.wait,
-        )
-        resources.callback(source.close)
-        if config.display:  # after the source: "no camera" is the more basic news
+        lanes = [open_lane(s, config, labels, shutdown, resources) for s in config.source_list()]
+        window = None
+        if config.display:  # after the sources: "no camera" is the more basic news
             check_display_available()
-        video_out: Any = None
-        if config.out is not None:
-            is_image = config.out.suffix.lower() in IMAGE_FORMATS
-            video_out = ImageSink(config.out) if is_image else VideoSink(config.out, fps=source.fps)
-            resources.callback(video_out.close)
-        detections_out = None
-        if config.detections is not None:
-            detections_out = DetectionsLog(config.detections)
-            resources.callback(detections_out.close)
-        model = preloaded or _load_model_interruptibly(
-            spec_text=config.model, control=control, cpu=config.cpu
+        model = preloaded or load_interruptibly(
+            lambda: load_model(spec, use_gpu=not config.cpu), shutdown
         )
         if model is None:
             return  # interrupted while loading: nothing was processed
         stats.model_load_seconds = model.load_seconds
-        detector = Detector(model, Selection(config.threshold, class_ids, config.max_boxes))
-        window = (
-            resources.enter_context(Window(fullscreen=config.fullscreen))
-            if config.display
-            else None
-        )
-        live = source.live
-        total = getattr(source, "header_frame_count", 0) if not config.loop else 0
-        if config.max_frames:
-            total = min(total, config.max_frames) if total else config.max_frames
-        pipeline = Pipeline(
-            source=source,
-            predict=detector.predict,
-            timings=lambda: detector.last_timings,
-            labels=labels,
-            video_out=video_out,
-            detections_out=detections_out,
-            window=window,
-            options=PipelineOptions(
-                batch_size=1 if live else config.batch_size,  # live: newest frame, lowest latency
-                max_wait_ms=0.0 if live else config.max_wait_ms,
-                max_frames=config.max_frames,
-                verbose_overlay=config.verbose,
-            ),
-            stats=stats,
-            stop_reading=control.stop_reading,
-            abort=control.abort,
-            on_progress=print_progress_line(total or None)
-            if progress and isinstance(source, VideoFileSource)
-            else None,
-        )
+        if config.display:
+            from livedet.display import Window
+
+            title = "livedet - " + ", ".join(lane.name for lane in lanes)
+            window = resources.enter_context(Window(title, fullscreen=config.fullscreen))
+        pipeline = build_pipeline(config, model, lanes, labels, shutdown, stats, window=window)
+        if progress:
+            pipeline.on_progress = progress_printer(pipeline.lanes)
         log.info(
             "model %s loaded in %.1f s (batch %s); reading %s",
             config.model,
             model.load_seconds,
             "open" if model.open_batch else "1",
-            source.description,
+            ", ".join(lane.source.description for lane in lanes),
         )
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
-        pipeline.run()
-        if window is not None and config.photo and pipeline.last_rendered is not None:
-            while not control.stop_reading.is_set() and window.show(pipeline.last_rendered, 50):
-                pass  # a photo stays on screen until q/Esc or the window is closed
-
-
-def _load_model_interruptibly(
-    *, spec_text: str, control: RunControl, cpu: bool
-) -> LoadedModel | None:
-    """Load in a daemon thread so Ctrl-C/SIGTERM during a 20 s load exits at once."""
-    result: dict[str, Any] = {}
-
-    def load() -> None:
         try:
-            configure_tensorflow(use_gpu=not cpu)
-            result["model"] = load_model(resolve_model(spec_text))
-        except BaseException as e:
-            result["error"] = e
-
-    loader = threading.Thread(target=load, name="livedet-model-loader", daemon=True)
-    loader.start()
-    while loader.is_alive():
-        if control.stop_reading.wait(0.1):
-            return None
-    if "error" in result:
-        raise result["error"]
-    model: LoadedModel = result["model"]
-    return model
+            pipeline.run()
+        finally:
+            if pipeline.on_progress is not None:
+                pipeline.on_progress(stats)  # the last word: 100 % for a complete file
+        if window is not None and config.photo and pipeline.last_rendered is not None:
+            while not shutdown.stopping:  # a photo stays on screen until q/Esc or closed
+                if window.show(pipeline.last_rendered, 50) in ("quit", "closed"):
+                    break
 
 
-def _describe(config: Config) -> dict[str, Any]:
-    return {
-        k: (str(v) if v is not None and not isinstance(v, int | float | bool) else v)
-        for k, v in config.__dict__.items()
-    }
+def build_pipeline(
+    config: Config,
+    model: LoadedModel,
+    lanes: list[Lane],
+    labels: dict[int, str],
+    shutdown: Shutdown,
+    stats: RunStats,
+    *,
+    window: Any = None,
+) -> Pipeline:
+    """The one place a Config becomes a running pipeline (the app and the bench both use it).
+
+    The detector keeps every raw detection; each lane applies its own threshold, classes and box
+    limit, so a kiosk file can set them per source and +/- can change the threshold live.
+    """
+    detector = Detector(model, Selection(threshold=0.0), labels=labels)
+    live = any(lane.source.live for lane in lanes)
+    stats.live = live
+    if len(lanes) > 1:
+        stats.sources = {lane.name: lane.stats for lane in lanes}
+    overlay = config.overlay or ("full" if config.display or live else "none")
+    return Pipeline(
+        lanes,
+        detector.predict_timed,
+        labels,
+        window=window,
+        options=PipelineOptions(
+            # Live: newest frame, lowest latency; batch-1 models never get a batch.
+            batch_size=config.batch_size if model.open_batch and not live else 1,
+            max_wait_ms=0.0 if live else config.max_wait_ms,
+            max_frames=config.max_frames,
+            overlay=overlay,
+            verbose_overlay=config.verbose,
+        ),
+        stats=stats,
+        shutdown=shutdown,
+    )
+
+
+def open_lane(
+    settings: SourceSettings,
+    config: Config,
+    labels: dict[int, str],
+    shutdown: Shutdown,
+    resources: contextlib.ExitStack,
+) -> Lane:
+    """Open one source and its outputs (closed by `resources`, finalized on every path)."""
+    source = open_source(
+        settings.target,
+        loop=config.loop,
+        stall_timeout=config.stall_timeout,
+        max_reconnects=config.max_reconnects,
+        wait=shutdown.wait,
+        wait_for_device=config.wait_for_camera,
+    )
+    resources.callback(source.close)
+    out, detections = config.outputs_for(settings)
+    video_out: Any = None
+    if out is not None:
+        is_image = out.suffix.lower() in IMAGE_FORMATS
+        video_out = ImageSink(out) if is_image else VideoSink(out, fps=source.fps)
+        resources.callback(video_out.close)
+    detections_out = None
+    if detections is not None:
+        detections_out = DetectionsLog(detections, source=settings.name)
+        resources.callback(detections_out.close)
+    classes = settings.classes if settings.classes is not None else config.classes
+    return Lane(
+        source,
+        name=settings.name or source.description,
+        video_out=video_out,
+        detections_out=detections_out,
+        threshold=settings.threshold if settings.threshold is not None else config.threshold,
+        class_ids=parse_class_filter(classes, labels) if classes else None,
+        max_boxes=config.max_boxes,
+    )
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """The config as JSON-ready values, for --stats."""
+    values: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, tuple):
+            value = [str(v) for v in value]
+        elif value is not None and not isinstance(value, int | float | bool | str):
+            value = str(value)
+        values[f.name] = value
+    return values

@@ -1,11 +1,12 @@
 """Command line: argparse -> Config -> run(); errors become one line and an exit status.
 
-Exit status: 0 done, 1 runtime failure, 2 bad input, 130 SIGINT, 143 SIGTERM.
+Exit status: 0 done, 1 runtime failure, 2 bad input, 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import signal
@@ -13,40 +14,87 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Any
 
-from livedet.config import Config
+from livedet import channels
+from livedet.channels import Shutdown
+from livedet.config import OVERLAYS, Config, SourceSettings
 from livedet.errors import LivedetError, UsageError, one_line
+from livedet.logs import configure_logging
 from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
-if TYPE_CHECKING:
-    from livedet.app import RunControl
-
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+SIGNAL_EXIT = {channels.CTRL_C: 130, channels.SIGTERM: 143}
+SIGNAL_REASONS = {signal.SIGINT: channels.CTRL_C, signal.SIGTERM: channels.SIGTERM}
 log = logging.getLogger("livedet")
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that raises UsageError (one line, exit 2) instead of printing usage."""
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage, and
+    suggests the flag a typo meant ("did you mean --video?")."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see {self.prog} --help)")
+        hint = ""
+        if "unrecognized arguments:" in message:
+            unknown = message.split(":", 1)[1].split()
+            flags = [f for action in self._actions for f in action.option_strings]
+            for word in unknown:
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.6)
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        raise UsageError(f"{message}{hint} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _AddSource(argparse.Action):
+    """--camera/--video/--source (repeatable, any mix) and the positional input, in order."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        for value in values if isinstance(values, list) else [values]:
+            namespace.inputs = [*(getattr(namespace, "inputs", None) or []), (option, value)]
+
+
+def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
+    """The parser; demo=True shows the demo's own defaults in --help."""
     p = OneLineParser(
-        prog="livedet",
-        description="Real-time CenterNet object detection on cameras, streams, videos and photos.",
+        prog="livedet demo" if demo else "livedet",
+        description="The offline demo: the bundled model on the bundled clip."
+        if demo
+        else "Real-time CenterNet object detection on cameras, streams, videos and photos.",
         epilog="Subcommands: `livedet demo [flags]` runs the bundled offline demo; "
-        "`livedet bench --help` measures performance.",
+        "`livedet batch --help` processes many files; `livedet bench --help` measures.",
     )
-    src = p.add_argument_group("input")
-    src.add_argument("--camera", metavar="N|URL", help="camera index (0) or stream URL (rtsp://)")
+    src = p.add_argument_group("input (repeat --camera/--video/--source for several at once)")
     src.add_argument(
-        "--video", type=Path, metavar="FILE", help="video file, photo (.jpg/.png), or stream URL"
+        "input",
+        nargs="*",
+        action=_AddSource,
+        metavar="INPUT",
+        help="a video, photo, stream URL or camera index (like --source)",
+    )
+    src.add_argument(
+        "--camera",
+        action=_AddSource,
+        metavar="N|URL",
+        help="camera index (0) or stream URL (rtsp://)",
+    )
+    src.add_argument(
+        "--video",
+        action=_AddSource,
+        metavar="FILE|URL",
+        help="video file, photo (.jpg/.png), or stream URL"
+        + (f" (default: {DEMO_CLIP.name})" if demo else ""),
+    )
+    src.add_argument("--source", action=_AddSource, metavar="INPUT", help="any of the above")
+    src.add_argument(
+        "--config",
+        type=Path,
+        metavar="KIOSK.toml",
+        help="a kiosk file: sources with names and per-source settings",
     )
     src.add_argument("--loop", action="store_true", help="replay the video forever (kiosks)")
-    src.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    src.add_argument(
+        "--max-frames", type=int, metavar="N", help="stop after N frames (live: N frames written)"
+    )
     src.add_argument(
         "--stall-timeout",
         type=float,
@@ -58,18 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-reconnects",
         type=int,
         metavar="N",
-        help="live: give up after N failed reconnects (default: never)",
+        help="live: give up after N failed reconnects in a row (default: never)",
+    )
+    src.add_argument(
+        "--wait-for-camera",
+        action="store_true",
+        help="a camera index with no device yet is waited for (default: exit 2)",
     )
     mdl = p.add_argument_group("model")
     mdl.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
+        default="demo" if demo else DEFAULT_MODEL,
         metavar="NAME|URL|DIR",
         help="'demo' (bundled, offline), a CenterNet short name ("
         + ", ".join(CENTERNET_VARIANTS)
         + "), a TF Hub handle or URL, or a "
-        "SavedModel / detection-zoo folder (default: the notebook's "
-        "hourglass_512x512)",
+        "SavedModel / detection-zoo folder (default: "
+        + ("demo)" if demo else "the notebook's hourglass_512x512)"),
     )
     mdl.add_argument(
         "--labels",
@@ -77,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="label map (.pbtxt or `id name` lines); default: COCO, or the model's",
     )
-    mdl.add_argument("--threshold", type=float, default=0.5, help="minimum score (default 0.5)")
+    mdl.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="minimum score (default 0.5; + and - change it live)",
+    )
     mdl.add_argument(
         "--classes", metavar="LIST", help="only these classes: names or ids, comma-separated"
     )
@@ -99,10 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
     out = p.add_argument_group("output")
     out.add_argument(
+        "-o",
         "--out",
         type=Path,
         metavar="FILE",
-        help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image",
+        help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image"
+        + (" (default: demo.mp4, unless --show or --loop)" if demo else ""),
+    )
+    out.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="one annotated video and detections file per source, named after it",
     )
     out.add_argument(
         "--detections", type=Path, metavar="FILE", help="detections per frame (.jsonl, or .csv)"
@@ -127,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--fullscreen", action="store_true", help="full-screen window (kiosks)")
     out.add_argument(
+        "--overlay",
+        choices=OVERLAYS,
+        metavar="|".join(OVERLAYS),
+        help="status text on frames (default: full on screen and live, none in "
+        "recordings of files)",
+    )
+    out.add_argument(
         "--verbose", action="store_true", help="more log lines; stage timings on screen"
     )
     out.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
@@ -137,100 +210,86 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(argv: list[str]) -> Config:
-    if argv and argv[0] == "demo":
-        # Earlier flags are defaults: the user's own flags after `demo` win.
-        argv = [
-            "--video",
-            str(DEMO_CLIP),
-            "--model",
-            "demo",
-            "--out",
-            "demo.mp4",
-            "--overwrite",
-            *argv[1:],
-        ]
-    args = build_parser().parse_args(argv)
-    return Config(**vars(args))
+    demo = bool(argv) and argv[0] == "demo"
+    args = vars(build_parser(demo=demo).parse_args(argv[1:] if demo else argv))
+    inputs: list[tuple[str | None, str]] = args.pop("inputs", None) or []
+    kiosk = args.pop("config")
+    for dest in ("input", "camera", "video", "source"):
+        args.pop(dest, None)
+    if demo:
+        inputs = inputs or [("--video", str(DEMO_CLIP))]
+        windowed = args["show"] or args["loop"] or args["fullscreen"]
+        if args["out"] is None and args["out_dir"] is None and not windowed:
+            args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
+    sources = tuple(SourceSettings(str(value)) for _, value in inputs)
+    config = Config(**args, sources=sources)
+    if kiosk is not None:
+        from livedet.kiosk_file import apply_kiosk_file
 
-
-def _configure_logging(*, verbose: bool, debug: bool) -> None:
-    if not debug:
-        # Library chatter would bury our one-line messages; --debug brings it back.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-        import cv2
-
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        logging.getLogger("absl").setLevel(logging.ERROR)
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("livedet: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level if debug else logging.WARNING)
-    logging.getLogger("livedet").setLevel(level)
+        config = apply_kiosk_file(config, kiosk)
+    for flag, value in inputs:
+        if flag == "--camera" and not (value.isdigit() or "://" in value):
+            raise UsageError(
+                f"--camera {value!r}: expected a camera index such as 0, or a stream URL "
+                "(rtsp://...); for a file use --video"
+            )
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit status (does not call sys.exit; tests call this)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "bench":
-        from livedet.bench import main as bench_main
+    if argv and argv[0] in ("bench", "batch"):
+        import importlib
 
-        return bench_main(argv[1:])
+        return int(importlib.import_module(f"livedet.{argv[0]}").main(argv[1:]))
     debug = "--debug" in argv
-    from livedet.app import RunControl, run
+    from livedet.app import run
 
-    control = RunControl()
-    previous = _install_signal_handlers(control)
+    shutdown = Shutdown()
+    previous = _install_signal_handlers(shutdown)
     try:
         config = parse_config(argv)
-        _configure_logging(verbose=config.verbose, debug=config.debug)
-        stats = run(config, control, progress=True)
+        configure_logging(verbose=config.verbose, debug=config.debug)
+        stats = run(config, shutdown, progress=True)
     except LivedetError as e:
         if debug:
             log.exception("error")
-        _progress_newline()
         print(f"livedet: error: {e}", file=sys.stderr)
         return e.exit_code  # an error outranks a signal that may have come before it
     except Exception as e:  # a bug: still one line, the traceback behind --debug
         if debug:
             log.exception("unexpected error")
-        _progress_newline()
-        detail = one_line(str(e))
         print(
-            f"livedet: error: unexpected {type(e).__name__}: {detail} "
+            f"livedet: error: unexpected {type(e).__name__}: {one_line(str(e))} "
             "(run with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1
     finally:
         _restore_signal_handlers(previous)
-    _progress_newline()
     print(f"livedet: {stats.summary_line()}", file=sys.stderr)
-    written = [str(p) for p in (config.out, config.detections, config.stats) if p is not None]
+    written = _written(config)
     if written and stats.frames_out:
         print(f"livedet: wrote {', '.join(written)}", file=sys.stderr)
-    return SIGNAL_EXIT.get(control.reason or "", 0)
+    return SIGNAL_EXIT.get(shutdown.reason or "", 0)  # 130/143 after Ctrl-C/SIGTERM
 
 
-def _progress_newline() -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
+def _written(config: Config) -> list[str]:
+    paths = [p for s in config.source_list() for p in config.outputs_for(s) if p is not None]
+    return [str(p) for p in [*paths, config.stats] if p is not None and p.exists()]
 
 
-def _install_signal_handlers(control: RunControl) -> dict[int, object]:
+def _install_signal_handlers(shutdown: Shutdown) -> dict[int, object]:
     """First SIGINT/SIGTERM: stop reading and finish in-flight frames; second: leave now."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, _frame: FrameType | None) -> None:
-        control.stop(signal.Signals(signum).name)
+        shutdown.stop(SIGNAL_REASONS[signal.Signals(signum)], escalate=True)
 
     previous: dict[int, object] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in SIGNAL_REASONS:
         previous[sig] = signal.signal(sig, handler)
     return previous
 

@@ -1,21 +1,59 @@
-"""The run's configuration: one frozen, validated dataclass built from the command line."""
+"""The run's configuration: one frozen, validated dataclass built from the command line (or a kiosk
+file, livedet.kiosk_file)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from livedet.errors import UsageError
 from livedet.models import DEFAULT_MODEL
 from livedet.sinks import DETECTION_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, check_output_path
-from livedet.sources import IMAGE_SUFFIXES
+from livedet.sources import IMAGE_SUFFIXES, is_stream_url
+
+OVERLAYS = ("full", "fps", "none")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One source and what differs for it (None: the run's setting)."""
+
+    target: str  # camera index ("0"), stream URL, or file: text, so URLs keep their "//"
+    name: str | None = None  # on tiles, in records, and for --out-dir file names
+    threshold: float | None = None
+    classes: str | None = None
+    out: Path | None = None
+    detections: Path | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.target.isdigit() or is_stream_url(self.target)
+
+    @property
+    def photo(self) -> bool:
+        return not self.live and Path(self.target).suffix.lower() in IMAGE_SUFFIXES
+
+    def file_name(self) -> str:
+        """A file-name-safe stem for --out-dir: the name, else camera0 / host / the file's stem."""
+        if self.name:
+            raw = self.name
+        elif self.target.isdigit():
+            raw = f"camera{self.target}"
+        elif is_stream_url(self.target):
+            raw = self.target.split("://", 1)[1]
+        else:
+            raw = Path(self.target).stem
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "source"
 
 
 @dataclass(frozen=True)
 class Config:
     camera: str | None = None  # index ("0") or stream URL
-    video: Path | None = None  # file, photo, or stream URL
+    video: Path | str | None = None  # file, photo, or stream URL
+    sources: tuple[SourceSettings, ...] = ()  # several sources (--camera/--video repeated, kiosk)
     out: Path | None = None
+    out_dir: Path | None = None  # one video + detections file per source, named after it
     detections: Path | None = None
     stats: Path | None = None
     model: str = DEFAULT_MODEL
@@ -27,42 +65,84 @@ class Config:
     max_wait_ms: float = 20.0
     show: bool | None = None  # None: a window unless writing a file
     fullscreen: bool = False
+    overlay: str | None = None  # full|fps|none; None: full on screen/live, none in file recordings
     loop: bool = False
     max_frames: int | None = None
     overwrite: bool = False
     stall_timeout: float = 5.0
     max_reconnects: int | None = None
+    wait_for_camera: bool = False  # a camera index with no device is waited for, not exit 2
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
 
+    def source_list(self) -> tuple[SourceSettings, ...]:
+        if self.sources:
+            return self.sources
+        target = self.camera if self.camera is not None else self.video
+        return () if target is None else (SourceSettings(str(target)),)
+
     @property
     def live(self) -> bool:
-        return self.camera is not None or (self.video is not None and "://" in str(self.video))
+        return any(s.live for s in self.source_list())
 
     @property
     def photo(self) -> bool:
-        return self.video is not None and self.video.suffix.lower() in IMAGE_SUFFIXES
+        sources = self.source_list()
+        return len(sources) == 1 and sources[0].photo
 
     @property
     def display(self) -> bool:
-        return self.show if self.show is not None else self.out is None
+        if self.show is not None:
+            return self.show
+        return self.out is None and self.out_dir is None and not self._per_source_outputs()
+
+    def _per_source_outputs(self) -> bool:
+        return any(s.out or s.detections for s in self.source_list())
+
+    def outputs_for(self, source: SourceSettings) -> tuple[Path | None, Path | None]:
+        """(annotated video/image, detections file) for one source."""
+        several = len(self.source_list()) > 1
+        out = source.out or (None if several else self.out)
+        detections = source.detections or (None if several else self.detections)
+        if self.out_dir is not None:
+            stem = self._unique_stem(source)
+            suffix = Path(source.target).suffix.lower() if source.photo else ".mp4"
+            out = out or self.out_dir / f"{stem}{suffix}"
+            detections = detections or self.out_dir / f"{stem}.jsonl"
+        return out, detections
+
+    def _unique_stem(self, source: SourceSettings) -> str:
+        stems: list[str] = []
+        for other in self.source_list():
+            stem = base = other.file_name()
+            number = 2
+            while stem in stems:
+                stem, number = f"{base}-{number}", number + 1
+            stems.append(stem)
+            if other is source:
+                return stem
+        return source.file_name()
 
     def validate(self) -> Config:
         """Check everything that can be checked before loading a model; raise UsageError."""
-        if self.camera is not None and self.video is not None:
-            raise UsageError("give either --camera or --video, not both")
-        if self.camera is None and self.video is None:
+        sources = self.source_list()
+        if self.camera is not None and self.video is not None and not self.sources:
+            raise UsageError("give either --camera or --video, not both (or --source for several)")
+        if not sources:
             raise UsageError(
                 "nothing to read: pass --camera 0 or --video FILE (or try `livedet demo`)"
             )
-        if self.camera is not None and not (self.camera.isdigit() or "://" in self.camera):
+        if self.camera is not None and not (self.camera.isdigit() or is_stream_url(self.camera)):
             raise UsageError(
                 f"--camera {self.camera!r}: expected a camera index such as 0, or a stream URL "
                 "(rtsp://...); for a file use --video"
             )
-        if not 0.0 <= self.threshold <= 1.0:
-            raise UsageError(f"--threshold {self.threshold}: must be between 0 and 1, e.g. 0.5")
+        for name, value in [("--threshold", self.threshold)] + [
+            (f"threshold of {s.name or s.target}", s.threshold) for s in sources
+        ]:
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise UsageError(f"{name} {value}: must be between 0 and 1, e.g. 0.5")
         _positive("--batch-size", self.batch_size)
         _positive("--max-frames", self.max_frames)
         _positive("--max-boxes", self.max_boxes)
@@ -72,35 +152,49 @@ class Config:
             raise UsageError(f"--max-wait-ms {self.max_wait_ms}: must be 0 or more")
         if self.stall_timeout <= 0:
             raise UsageError(f"--stall-timeout {self.stall_timeout}: must be more than 0 seconds")
-        if self.loop and (self.live or self.photo):
+        if self.overlay is not None and self.overlay not in OVERLAYS:
+            raise UsageError(f"--overlay {self.overlay!r}: use one of {', '.join(OVERLAYS)}")
+        if self.loop and any(s.live or s.photo for s in sources):
             raise UsageError("--loop replays a video file; it does not apply to cameras or photos")
         if self.fullscreen and not self.display:
             raise UsageError("--fullscreen needs a window; drop --no-display or add --show")
-        if not self.display and self.out is None and self.detections is None and self.stats is None:
+        if len(sources) > 1 and (self.out is not None or self.detections is not None):
             raise UsageError(
-                "--no-display without --out/--detections/--stats would produce "
+                "--out/--detections name one file, but there are several sources; use --out-dir "
+                "DIR for one video and one detections file per source"
+            )
+        if len(sources) > 1 and any(s.photo for s in sources):
+            raise UsageError("a photo cannot run beside other sources; run it on its own")
+        nothing = self.out is None and self.detections is None and self.stats is None
+        if not self.display and nothing and self.out_dir is None and not self._per_source_outputs():
+            raise UsageError(
+                "--no-display without --out/--out-dir/--detections/--stats would produce "
                 "nothing; add an output"
             )
-        self._validate_outputs()
+        self._validate_outputs(sources)
         return self
 
-    def _validate_outputs(self) -> None:
-        inputs = {self.video.resolve()} if self.video is not None and not self.live else set()
-        outputs = [p for p in (self.out, self.detections, self.stats) if p is not None]
-        for path in outputs:
+    def _validate_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
+        if self.out_dir is not None and not self.out_dir.is_dir():
+            raise UsageError(f"--out-dir {self.out_dir}: no such folder; create it first")
+        inputs = {Path(s.target).resolve() for s in sources if not s.live}
+        outputs: list[tuple[str, Path, frozenset[str]]] = []
+        for source in sources:
+            out, detections = self.outputs_for(source)
+            if out is not None:
+                if not source.photo and out.suffix.lower() in IMAGE_FORMATS:
+                    raise UsageError(f"--out {out}: an image cannot hold a video; use .mp4")
+                allowed = IMAGE_FORMATS | set(VIDEO_FORMATS) if source.photo else VIDEO_FORMATS
+                outputs.append(("--out", out, frozenset(allowed)))
+            if detections is not None:
+                outputs.append(("--detections", detections, DETECTION_FORMATS))
+        for flag, path, allowed in outputs:
             if path.resolve() in inputs:
                 raise UsageError(f"output {path} is the input file; choose another output name")
-        if len({p.resolve() for p in outputs}) != len(outputs):
+            check_output_path(path, allowed, flag, overwrite=self.overwrite)
+        paths = [p for _, p, _ in outputs] + ([self.stats] if self.stats else [])
+        if len({p.resolve() for p in paths}) != len(paths):
             raise UsageError("--out, --detections and --stats must be different files")
-        if self.out is not None:
-            allowed = IMAGE_FORMATS | set(VIDEO_FORMATS) if self.photo else set(VIDEO_FORMATS)
-            if not self.photo and self.out.suffix.lower() in IMAGE_FORMATS:
-                raise UsageError(f"--out {self.out}: an image cannot hold a video; use .mp4")
-            check_output_path(self.out, frozenset(allowed), "--out", overwrite=self.overwrite)
-        if self.detections is not None:
-            check_output_path(
-                self.detections, DETECTION_FORMATS, "--detections", overwrite=self.overwrite
-            )
         if self.stats is not None:
             check_output_path(self.stats, frozenset({".json"}), "--stats", overwrite=True)
 

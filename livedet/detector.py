@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from livedet.detections import Detections, from_tf_outputs, select
+from livedet.detections import Detections, from_tf_outputs, label_name, select
 from livedet.models import REQUIRED_OUTPUTS, LoadedModel, load_model, resolve_model
 
 USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_scores")
@@ -32,10 +32,17 @@ class Detector:
     does not check the batch size and can return wrong results for a batch (tensorflow/models#9358).
     """
 
-    def __init__(self, model: LoadedModel, selection: Selection | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        selection: Selection | None = None,
+        labels: dict[int, str] | None = None,
+    ) -> None:
+        from livedet.labels import load_label_map
+
         self.model = model
         self.selection = selection or Selection()
-        self.last_timings: dict[str, float] = {}  # seconds spent per stage in the last predict()
+        self.labels = labels if labels is not None else load_label_map(model.spec.label_map)
 
     @classmethod
     def from_name(cls, name: str = "demo", selection: Selection | None = None) -> Detector:
@@ -46,15 +53,26 @@ class Detector:
 
     def predict(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """Detect on BGR uint8 frames (as OpenCV reads them); the model gets RGB."""
+        return self.predict_timed(frames_bgr)[0]
+
+    def predict_timed(
+        self, frames_bgr: Sequence[np.ndarray]
+    ) -> tuple[list[Detections], dict[str, float]]:
+        """predict(), and the seconds spent in "preprocess" (BGR->RGB) and "inference"."""
         results: list[Detections] = []
-        preprocess = 0.0
+        preprocess = inference = 0.0
         for group in self._batches(frames_bgr):
             started = time.perf_counter()
             batch_rgb = rgb_batch(group)
-            preprocess += time.perf_counter() - started
+            converted = time.perf_counter()
             results.extend(self._run(batch_rgb))
-        self.last_timings = {"preprocess": preprocess}
-        return results
+            preprocess += converted - started
+            inference += time.perf_counter() - converted
+        return results, {"preprocess": preprocess, "inference": inference}
+
+    def label_names(self, detections: Detections) -> list[str]:
+        """The label-map name of each detection ("class N" for ids the map lacks)."""
+        return [label_name(self.labels, int(c)) for c in detections.class_ids]
 
     def _batches(self, frames: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
         if not self.model.open_batch:

@@ -158,11 +158,14 @@ def configure_tensorflow(*, use_gpu: bool = True) -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load the SavedModel, check its detection signature, and report batch support."""
+def load_model(spec: ModelSpec, *, use_gpu: bool = True) -> LoadedModel:
+    """Load the SavedModel, check its detection signature, and report batch support.
+
+    use_gpu: False hides any GPU from TensorFlow (--cpu)."""
     import time
 
     started = time.perf_counter()
+    configure_tensorflow(use_gpu=use_gpu)
     path = spec.local_path or _download(spec)
     import tensorflow as tf
 

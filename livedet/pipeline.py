@@ -1,107 +1,45 @@
-"""The threaded pipeline: grabber -> batching inference -> renderer -> writer, window on main.
+"""The threaded pipeline: one grabber per source -> one batching inference worker -> renderer ->
+writer, and the window on the main thread. All of livedet's threads start here.
 
-All threads, queues and shutdown live here; the stages they call (source.read, predict,
-annotate, sink.write) know nothing about threads.
+The stages the threads call (source.read, predict, annotate, sink.write) know nothing about
+threads. Frames travel as `_Item`s through bounded channels (livedet.channels); a `Shutdown`
+object ends the run: stop (finish the frames in flight) or abort (leave at once, keep the first
+error and re-raise it on the main thread).
 
-Shutdown has two speeds:
-- `stop_reading` (Ctrl-C, q, --max-frames, end of file): the grabber stops, frames already in
-  flight are finished and written, every thread ends by itself;
-- `abort` (an error anywhere, or a second signal): every thread leaves at its next queue
-  operation (<= 0.1 s), the first error is kept and re-raised on the main thread.
+Several sources ("lanes") share one model: the inference worker takes frames round-robin from the
+lanes that have one ready and never waits for a slow or stalled lane (FIELD_NOTES #14); a live
+lane keeps only its newest frame, a file lane loses nothing and keeps its order.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from livedet.detections import Detections
-from livedet.display import Window
+from livedet import channels
+from livedet.channels import END, POLL, Channel, Shutdown
+from livedet.detections import Detections, select
 from livedet.errors import LivedetError, RuntimeFailure, one_line
-from livedet.render import annotate, draw_status
+from livedet.render import annotate, status_lines
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
 
 log = logging.getLogger(__name__)
 
-_POLL = 0.1  # seconds between checks of the stop events while blocked
+T = TypeVar("T")
 _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
 
-
-class _End:
-    """End-of-stream marker: private, so no real item can be mistaken for it."""
-
-
-END = _End()
-
-
-class Channel:
-    """A bounded FIFO whose put/get never block past an abort.
-
-    newest_only: a put on a full channel replaces the oldest pending item and counts it as dropped
-    (live sources: latency must not grow). Otherwise put waits (files: backpressure, no loss).
-    """
-
-    def __init__(
-        self,
-        capacity: int,
-        abort: threading.Event,
-        *,
-        newest_only: bool = False,
-        on_drop: Callable[[Any], None] | None = None,
-    ) -> None:
-        self._items: deque[Any] = deque()
-        self._capacity = capacity
-        self._abort = abort
-        self._newest_only = newest_only
-        self._on_drop = on_drop
-        self._closed = False
-        self._cond = threading.Condition()
-
-    def put(self, item: Any) -> bool:
-        """Add an item; False if the pipeline aborted first."""
-        with self._cond:
-            while len(self._items) >= self._capacity:
-                if self._newest_only:
-                    dropped = self._items.popleft()
-                    if self._on_drop is not None:
-                        self._on_drop(dropped)
-                    break
-                if self._abort.is_set():
-                    return False
-                self._cond.wait(_POLL)
-            self._items.append(item)
-            self._cond.notify_all()
-            return True
-
-    def close(self) -> None:
-        """No more items; consumers get END once the channel is drained."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def get(self, timeout: float | None = None) -> Any:
-        """Next item; END when closed and drained or aborted; None if `timeout` passed first."""
-        deadline = None if timeout is None else time.perf_counter() + timeout
-        with self._cond:
-            while not self._items:
-                if self._closed or self._abort.is_set():
-                    return END
-                remaining = _POLL if deadline is None else deadline - time.perf_counter()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(min(_POLL, remaining))
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
+# predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
+# missing: the pipeline counts the rest of the call as inference.
+Predict = Callable[[Sequence[np.ndarray]], tuple[list[Detections], Mapping[str, float]]]
 
 
 class VideoOutput(Protocol):
@@ -112,74 +50,146 @@ class DetectionsOutput(Protocol):
     def write(self, frame_index: int, timestamp: float, records: list[dict[str, Any]]) -> None: ...
 
 
+class Screen(Protocol):
+    """The window: shows an image, returns the user's command (None, "quit", "closed", ...)."""
+
+    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None: ...
+
+
 @dataclass
 class PipelineOptions:
-    batch_size: int = 1
-    max_wait_ms: float = 10.0
-    max_frames: int | None = None
-    overlay: bool = True
-    verbose_overlay: bool = False
+    batch_size: int = 1  # frames per inference call (open-batch models)
+    max_wait_ms: float = 10.0  # longest wait to fill a batch (files); live lanes never wait
+    max_frames: int | None = None  # per source: files stop reading, live stops after writing N
+    overlay: str = "full"  # full | fps | none: the status text drawn on frames
+    verbose_overlay: bool = False  # stage timings on the overlay
     queue_size: int = 8
 
 
-@dataclass
-class _Detected:
-    frame: Frame
-    detections: Detections
+@dataclass(eq=False)
+class Lane:
+    """One source's way through the pipeline, with its own outputs, selection and statistics."""
 
-
-@dataclass
-class Pipeline:
     source: Source
-    predict: Callable[[Sequence[np.ndarray]], list[Detections]]
-    labels: Mapping[int, str]
+    name: str = ""
     video_out: VideoOutput | None = None
     detections_out: DetectionsOutput | None = None
-    window: Window | None = None
-    options: PipelineOptions = field(default_factory=PipelineOptions)
+    threshold: float | None = None  # None: keep what predict returned
+    class_ids: frozenset[int] | None = None
+    max_boxes: int | None = None
     stats: RunStats = field(default_factory=RunStats)
-    stop_reading: threading.Event = field(default_factory=threading.Event)
-    abort: threading.Event = field(default_factory=threading.Event)
-    on_progress: Callable[[RunStats], None] | None = None
-    timings: Callable[[], Mapping[str, float]] | None = None  # predict's own stage split
+    last_rendered: np.ndarray | None = None  # the newest annotated frame (window, web, photo)
 
     def __post_init__(self) -> None:
+        self.name = self.name or self.source.description
+        self._render_times: deque[float] = deque(maxlen=30)
+        self.fps: float | None = None
+        self.reading_since: float | None = None  # a read in progress (stall watch)
+        self.generation = 0  # bumped when a hung read is abandoned
+        self.done = threading.Event()  # no more frames will be read
+
+    def keep(self, detections: Detections) -> Detections:
+        if self.threshold is None and self.class_ids is None and self.max_boxes is None:
+            return detections
+        return select(
+            detections,
+            threshold=self.threshold or 0.0,
+            class_ids=self.class_ids,
+            max_boxes=self.max_boxes,
+        )
+
+    def tick_fps(self) -> None:
+        """Frames per second over the last 30 rendered frames (batches arrive in bursts, so a
+        single interval says nothing about the rate)."""
+        self._render_times.append(time.perf_counter())
+        span = self._render_times[-1] - self._render_times[0]
+        if span > 0:
+            self.fps = (len(self._render_times) - 1) / span
+
+
+@dataclass
+class _Item:
+    lane: Lane
+    frame: Frame
+    detections: Detections | None = None
+
+
+class Pipeline:
+    """Run sources through the model to the outputs; see the module docstring.
+
+    `source` is one Source (its outputs given here) or a list of Lanes (several sources).
+    """
+
+    def __init__(
+        self,
+        source: Source | Sequence[Lane],
+        predict: Predict,
+        labels: Mapping[int, str],
+        *,
+        video_out: VideoOutput | None = None,
+        detections_out: DetectionsOutput | None = None,
+        window: Screen | None = None,
+        options: PipelineOptions | None = None,
+        stats: RunStats | None = None,
+        shutdown: Shutdown | None = None,
+        on_progress: Callable[[RunStats], None] | None = None,
+        on_rendered: Callable[[Lane, np.ndarray, float], None] | None = None,
+    ) -> None:
+        if isinstance(source, Sequence):
+            self.lanes = list(source)
+        else:
+            self.lanes = [Lane(source, video_out=video_out, detections_out=detections_out)]
+        self.predict = predict
+        self.labels = labels
+        self.window = window
+        self.options = options or PipelineOptions()
+        self.stats = stats or RunStats()
+        self.shutdown = shutdown or Shutdown()
+        self.on_progress = on_progress
+        self.on_rendered = on_rendered  # e.g. the web view; called on the renderer thread
+        self.paused = False
+        self.focus: int | None = None  # the lane shown alone in a grid window (None: the grid)
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
-        live = self.source.live
-        capacity = 1 if live else max(self.options.queue_size, 2 * self.options.batch_size)
-        self._decoded = Channel(
-            capacity, self.abort, newest_only=live, on_drop=lambda _: self.stats.count_dropped()
-        )
-        self._detected = Channel(self.options.queue_size, self.abort)
-        self._rendered = Channel(self.options.queue_size, self.abort)
-        self._latest_render: np.ndarray | None = None
-        self.last_rendered: np.ndarray | None = None  # kept for a photo's window after the run
-        self._fps: float | None = None
-        self._render_times: deque[float] = deque(maxlen=30)
-        self._outage_shown: str | None = None  # the source status last drawn by _outage_screen
+        self._ready = threading.Condition()
+        self._cursor = 0  # round-robin start among lanes
+        for lane in self.lanes:
+            live = lane.source.live
+            capacity = 1 if live else max(self.options.queue_size, 2 * self.options.batch_size)
+            lane.decoded = Channel(  # type: ignore[attr-defined]
+                capacity,
+                self.shutdown,
+                newest_only=live,
+                on_drop=functools.partial(self._drop_item, lane),
+                on_ready=self._notify_ready,
+            )
+        if len(self.lanes) == 1:
+            self.lanes[0].stats = self.stats  # one source: its figures are the run's
+        self._detected = Channel(self.options.queue_size, self.shutdown)
+        self._rendered = Channel(self.options.queue_size, self.shutdown)
+        self._new_render = threading.Event()
+
+    @property
+    def source(self) -> Source:
+        return self.lanes[0].source
+
+    @property
+    def last_rendered(self) -> np.ndarray | None:
+        return self.lanes[0].last_rendered
 
     # -- the run ------------------------------------------------------------------------------
 
     def run(self) -> RunStats:
-        """Run to the end of the source (or a stop); re-raise the first worker error."""
-        workers = [
-            threading.Thread(target=self._guard(self._grab), name="livedet-grabber", daemon=True),
-            threading.Thread(
-                target=self._guard(self._infer), name="livedet-inference", daemon=True
-            ),
-            threading.Thread(
-                target=self._guard(self._render), name="livedet-renderer", daemon=True
-            ),
-            threading.Thread(target=self._guard(self._write), name="livedet-writer", daemon=True),
-        ]
-        for worker in workers:
-            worker.start()
+        """Run to the end of every source (or a stop); re-raise the first worker error."""
+        workers = [self._start(self._infer, "inference")]
+        workers += [self._start(self._render, "renderer"), self._start(self._write, "writer")]
+        for lane in self.lanes:
+            self._start_grabber(lane)
         try:
             self._supervise(workers)
         finally:
             if any(w.is_alive() for w in workers):
-                self._abort()  # we are leaving (error, KeyboardInterrupt): nobody may wait
+                self.shutdown.abort()  # we are leaving (error, KeyboardInterrupt): nobody waits
             deadline = time.perf_counter() + _JOIN_BUDGET
             for worker in workers:
                 worker.join(max(0.0, deadline - time.perf_counter()))
@@ -188,101 +198,191 @@ class Pipeline:
             if stuck:
                 log.warning("threads still busy at exit: %s", ", ".join(stuck))
             else:
-                # An abort discards the frames in flight: count them, so that
-                # frames_in == frames_out + frames_dropped on every path.
-                stats = self.stats
-                discarded = stats.frames_in - stats.frames_out - stats.frames_dropped
-                stats.count_dropped(max(0, discarded))
+                self._count_discarded()
         if self._error is not None:
             raise self._error
         return self.stats
 
+    def _start(self, body: Callable[..., None], name: str, *args: Any) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._guard(body, *args), name=f"livedet-{name}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _start_grabber(self, lane: Lane) -> None:
+        self._start(self._grab, "grabber", lane, lane.generation)
+
     def _supervise(self, workers: list[threading.Thread]) -> None:
-        """Main thread: drive the window (HighGUI is main-thread only) or just wait."""
+        """Main thread: drive the window (HighGUI is main-thread only), watch for stalled reads,
+        report progress."""
         next_progress = time.perf_counter() + 0.5
         while any(w.is_alive() for w in workers):
+            self._watch_stalls()
             if self.window is not None:
-                image, self._latest_render = self._latest_render, None
-                if image is None:
-                    image = self._outage_screen()
-                if not self.window.show(image, wait_ms=5):
-                    self.stop_reading.set()  # q/Esc/closed window: finish in-flight frames
+                self._show()
             else:
-                workers[-1].join(_POLL)
+                workers[-1].join(POLL)
             if self.on_progress is not None and time.perf_counter() >= next_progress:
                 self.on_progress(self.stats)
                 next_progress = time.perf_counter() + 0.5
 
-    def _abort(self) -> None:
-        self.abort.set()
-        self.stop_reading.set()  # also wakes a source waiting to reconnect or reading
+    def _show(self) -> None:
+        from livedet.grid import compose_screen
 
-    def _guard(self, body: Callable[[], None]) -> Callable[[], None]:
+        assert self.window is not None
+        image = None
+        if self._new_render.is_set() or any(self._outage_changed(lane) for lane in self.lanes):
+            self._new_render.clear()
+            if not self.paused:
+                image = compose_screen(self.lanes, self.focus, self._status_for)
+        command = self.window.show(image, wait_ms=5)
+        if command is not None:
+            self._on_command(command)
+
+    def _on_command(self, command: str) -> None:
+        if command in ("quit", "closed"):
+            self.shutdown.stop(channels.QUIT_KEY if command == "quit" else channels.WINDOW_CLOSED)
+        elif command == "pause":
+            self.paused = not self.paused
+        elif command in ("threshold_up", "threshold_down"):
+            step = 0.05 if command == "threshold_up" else -0.05
+            for lane in self.lanes:
+                lane.threshold = round(min(0.95, max(0.05, (lane.threshold or 0.5) + step)), 2)
+            log.warning("threshold %.2f", self.lanes[0].threshold)
+        elif command.startswith("focus:"):
+            index = int(command.split(":", 1)[1])
+            self.focus = index - 1 if 1 <= index <= len(self.lanes) else None
+            self._new_render.set()
+        elif command == "snapshot":
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        from livedet.sinks import write_snapshot
+
+        image = self.lanes[self.focus or 0].last_rendered
+        if image is not None:
+            path = write_snapshot(image)
+            log.warning("snapshot saved to %s", path)
+
+    def _watch_stalls(self) -> None:
+        """A read that blocks longer than the source's stall_timeout is abandoned: the source
+        reconnects on a fresh grabber; the hung one exits whenever its read returns."""
+        now = time.perf_counter()
+        for lane in self.lanes:
+            since, limit = lane.reading_since, lane.source.stall_timeout
+            if since is None or lane.done.is_set():
+                continue
+            if self.shutdown.stopping:
+                if now - since > POLL:  # stopping: do not wait for a read that may never end
+                    lane.generation += 1
+                    self._lane_done(lane)
+            elif limit is not None and now - since > limit:
+                lane.generation += 1
+                lane.reading_since = None
+                lane.source.abandon()
+                self._start_grabber(lane)
+
+    def _guard(self, body: Callable[..., None], *args: Any) -> Callable[[], None]:
         def run() -> None:
             try:
-                body()
+                body(*args)
             except BaseException as e:  # kept for the main thread, never swallowed
                 with self._error_lock:
                     if self._error is None:
                         self._error = _wrap(e)
-                self._abort()
+                self.shutdown.abort()
 
         return run
 
     # -- the stages ---------------------------------------------------------------------------
 
-    def _grab(self) -> None:
+    def _grab(self, lane: Lane, generation: int) -> None:
+        limit = self.options.max_frames
         try:
-            limit = self.options.max_frames
-            while not (self.stop_reading.is_set() or self.abort.is_set()):
-                if limit is not None and self.stats.frames_in >= limit:
+            while not self.shutdown.stopping and not lane.done.is_set():
+                if limit is not None and not lane.source.live and lane.stats.frames_in >= limit:
                     break
-                started = time.perf_counter()
-                frame = self.source.read()
+                while self.paused and not lane.source.live and not self.shutdown.wait(POLL):
+                    pass  # a paused file waits; nothing is lost
+                started = lane.reading_since = time.perf_counter()
+                frame = lane.source.read()
+                lane.reading_since = None
+                if lane.generation != generation:
+                    return  # abandoned after a stall; a newer grabber reads this lane now
                 if frame is None:
                     break
                 self.stats.add_stage("decode", time.perf_counter() - started)
-                self.stats.count_in()
-                if not self._decoded.put(frame):
+                self._count(lane, "in")
+                if not lane.decoded.put(_Item(lane, frame)):  # type: ignore[attr-defined]
                     break
-                self._sync_source_counters()
         finally:
-            self._sync_source_counters()
-            self._decoded.close()
+            if lane.generation == generation:
+                self._lane_done(lane)
 
-    def _sync_source_counters(self) -> None:
-        self.stats.outages = getattr(self.source, "outages", 0)
-        self.stats.reconnects = getattr(self.source, "reconnects", 0)
+    def _lane_done(self, lane: Lane) -> None:
+        lane.done.set()
+        lane.decoded.close()  # type: ignore[attr-defined]
 
-    def _next_batch(self) -> list[Frame] | None:
-        first = self._decoded.get()
-        if first is END:
-            return None
-        batch = [first]
-        deadline = time.perf_counter() + self.options.max_wait_ms / 1000
-        while len(batch) < self.options.batch_size:
-            item = self._decoded.get(timeout=max(0.0, deadline - time.perf_counter()))
-            if item is None or item is END:
-                break  # END stays visible: the channel is closed, the next get returns it again
-            batch.append(item)
-        return batch
+    def _notify_ready(self) -> None:
+        with self._ready:
+            self._ready.notify_all()
+
+    def _next_batch(self) -> list[_Item] | None:
+        """Frames from the lanes that have one, round-robin, up to batch_size. Waits (at most
+        max_wait_ms, file lanes only) for more once it has one; never for a particular lane."""
+        batch: list[_Item] = []
+        live = any(lane.source.live for lane in self.lanes)
+        max_wait = 0.0 if live else self.options.max_wait_ms / 1000
+        deadline: float | None = None
+        while True:
+            with self._ready:
+                self._take_round(batch)
+                if len(batch) >= self.options.batch_size:
+                    return batch
+                channels_ = [lane.decoded for lane in self.lanes]  # type: ignore[attr-defined]
+                if all(c.finished for c in channels_):
+                    return batch or None
+                now = time.perf_counter()
+                if batch:
+                    deadline = deadline or now + max_wait
+                    if now >= deadline:
+                        return batch
+                self._ready.wait(POLL if deadline is None else min(POLL, deadline - now))
+
+    def _take_round(self, batch: list[_Item]) -> None:
+        count = len(self.lanes)
+        took = True
+        while took and len(batch) < self.options.batch_size:
+            took = False
+            for step in range(count):
+                lane = self.lanes[(self._cursor + step) % count]
+                item = lane.decoded.take()  # type: ignore[attr-defined]
+                if item is not None:
+                    batch.append(item)
+                    took = True
+                    if len(batch) >= self.options.batch_size:
+                        self._cursor = (self._cursor + step + 1) % count
+                        return
+            self._cursor = (self._cursor + 1) % count
 
     def _infer(self) -> None:
         try:
             while (batch := self._next_batch()) is not None:
                 started = time.perf_counter()
-                results = self.predict([frame.image for frame in batch])
+                results, timings = self.predict([item.frame.image for item in batch])
                 elapsed = time.perf_counter() - started
-                split = dict(self.timings()) if self.timings is not None else {}
-                preprocess = split.get("preprocess", 0.0)
-                self.stats.add_stage("preprocess", preprocess, len(batch))
-                self.stats.add_stage("inference", elapsed - preprocess, len(batch))
                 if len(results) != len(batch):
                     raise RuntimeFailure(
                         f"the detector returned {len(results)} results for {len(batch)} frames"
                     )
-                for frame, detections in zip(batch, results, strict=True):
-                    if not self._detected.put(_Detected(frame, detections)):
+                preprocess = timings.get("preprocess", 0.0)
+                inference = timings.get("inference", elapsed - preprocess)
+                self.stats.add_stage("preprocess", preprocess, len(batch))
+                self.stats.add_stage("inference", inference, len(batch))
+                for item, detections in zip(batch, results, strict=True):
+                    item.detections = item.lane.keep(detections)
+                    if not self._detected.put(item):
                         return
         finally:
             self._detected.close()
@@ -291,83 +391,140 @@ class Pipeline:
         try:
             while (item := self._detected.get()) is not END:
                 started = time.perf_counter()
+                lane = item.lane
+                lane.tick_fps()
                 annotate(
                     item.frame.image,
                     item.detections,
                     self.labels,
-                    status_lines=self._status_lines() if self.options.overlay else (),
+                    status_lines=self._status_for(lane),
                 )
-                self._tick_fps()
                 self.stats.add_stage("render", time.perf_counter() - started)
+                lane.last_rendered = item.frame.image
                 if self.window is not None:
-                    self._latest_render = item.frame.image  # newest wins for the screen
-                    self.last_rendered = item.frame.image
+                    self._new_render.set()  # newest wins for the screen
                     # Capture-to-display latency; with a window the screen is what users see.
-                    self.stats.add_latency(time.perf_counter() - item.frame.captured_at)
+                    self._add_latency(lane, time.perf_counter() - item.frame.captured_at)
+                if self.on_rendered is not None:
+                    self.on_rendered(lane, item.frame.image, item.frame.timestamp)
                 if not self._rendered.put(item):
                     return
         finally:
             self._rendered.close()
 
     def _write(self) -> None:
+        limit = self.options.max_frames
         while (item := self._rendered.get()) is not END:
-            frame: Frame = item.frame
+            lane, frame = item.lane, item.frame
+            if limit is not None and lane.stats.frames_out >= limit:
+                self._count_dropped(lane)  # a live lane past --max-frames: frames in flight
+                continue
             started = time.perf_counter()
-            if self.video_out is not None:
-                self.video_out.write(frame.image, frame.timestamp)
-            if self.detections_out is not None:
-                self.detections_out.write(
-                    frame.index, frame.timestamp, item.detections.to_records(self.labels)
-                )
+            if lane.video_out is not None:
+                lane.video_out.write(frame.image, frame.timestamp)
+            if lane.detections_out is not None:
+                records = item.detections.to_records(self.labels) if item.detections else []
+                lane.detections_out.write(frame.index, frame.timestamp, records)
             self.stats.add_stage("encode", time.perf_counter() - started)
             if self.window is None:
-                self.stats.add_latency(time.perf_counter() - frame.captured_at)
-            self.stats.count_out()
+                self._add_latency(lane, time.perf_counter() - frame.captured_at)
+            self._count(lane, "out")
+            if limit is not None and lane.stats.frames_out >= limit and lane.source.live:
+                lane.done.set()  # live: --max-frames counts frames written, not frames read
+                if all(other.done.is_set() for other in self.lanes):
+                    self.shutdown.stop(channels.MAX_FRAMES)
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _both(self, lane: Lane) -> tuple[RunStats, ...]:
+        """The run's figures and the lane's (the same object when there is one source)."""
+        return (self.stats,) if lane.stats is self.stats else (self.stats, lane.stats)
+
+    def _count(self, lane: Lane, what: str) -> None:
+        for stats in self._both(lane):
+            stats.count_in() if what == "in" else stats.count_out()
+        self._sync_source(lane)
+
+    def _drop_item(self, lane: Lane, _item: _Item) -> None:
+        self._count_dropped(lane)
+
+    def _count_dropped(self, lane: Lane, frames: int = 1) -> None:
+        for stats in self._both(lane):
+            stats.count_dropped(frames)
+
+    def _add_latency(self, lane: Lane, seconds: float) -> None:
+        for stats in self._both(lane):
+            stats.add_latency(seconds)
+
+    def _sync_source(self, lane: Lane) -> None:
+        source = lane.source
+        lane.stats.outages, lane.stats.reconnects = source.outages, source.reconnects
+        lane.stats.outage_seconds = source.outage_seconds
+        if len(self.lanes) > 1:
+            self.stats.outages = sum(lane.source.outages for lane in self.lanes)
+            self.stats.reconnects = sum(lane.source.reconnects for lane in self.lanes)
+            self.stats.outage_seconds = sum(lane.source.outage_seconds for lane in self.lanes)
+
+    def _count_discarded(self) -> None:
+        """An abort discards the frames in flight: count them, so that frames_in == frames_out +
+        frames_dropped on every path."""
+        for lane in self.lanes:
+            self._sync_source(lane)
+        everyone = [self.stats] + [
+            lane.stats for lane in self.lanes if lane.stats is not self.stats
+        ]
+        for stats in everyone:
+            stats.count_dropped(max(0, stats.frames_in - stats.frames_out - stats.frames_dropped))
 
     # -- overlay ------------------------------------------------------------------------------
 
-    def _tick_fps(self) -> None:
-        """Frames per second over the last 30 frames. Not an average of 1/interval: batches
-        arrive in bursts, so single intervals say nothing about the rate."""
-        self._render_times.append(time.perf_counter())
-        span = self._render_times[-1] - self._render_times[0]
-        if span > 0:
-            self._fps = (len(self._render_times) - 1) / span
+    def _status_for(self, lane: Lane) -> list[str]:
+        return status_lines(
+            mode=self.options.overlay,
+            fps=lane.fps,
+            live=lane.source.live,
+            source_status=lane.source.status,
+            inference_ms=self.stats.last_inference_ms,
+            dropped=lane.stats.frames_dropped if len(self.lanes) > 1 else self.stats.frames_dropped,
+            stage_ms={
+                s: self.stats.stage_ms(s) for s in ("decode", "inference", "render", "encode")
+            }
+            if self.options.verbose_overlay
+            else None,
+            paused=self.paused,
+        )
 
-    def _outage_screen(self) -> np.ndarray | None:
-        """While a live source reconnects no frame is rendered, so the screen would freeze on the
-        last one without a word: show that frame again with the status (RECONNECTING ...), once
-        per status change. None when there is nothing new to show."""
-        status = getattr(self.source, "status", "live")
-        if status == "live" or not self.options.overlay or self.last_rendered is None:
-            self._outage_shown = None
-            return None
-        if status == self._outage_shown:
-            return None
-        self._outage_shown = status
-        screen = self.last_rendered.copy()
-        draw_status(screen, self._status_lines())
-        return screen
+    def _outage_changed(self, lane: Lane) -> bool:
+        """A live source that reconnects renders nothing new: redraw its last picture with the
+        status (RECONNECTING ...) once per status change, so the screen never freezes silently."""
+        status = lane.source.status
+        shown = getattr(lane, "_outage_shown", None)
+        if status == shown:
+            return False
+        lane._outage_shown = status  # type: ignore[attr-defined]
+        return lane.source.live and lane.last_rendered is not None and shown is not None
 
-    def _status_lines(self) -> list[str]:
-        lines = [f"FPS {self._fps:.1f}" if self._fps else "FPS --"]
-        if self.source.live:
-            lines.append(
-                f"inference {self.stats.last_inference_ms:.0f} ms  "
-                f"dropped {self.stats.frames_dropped}"
-            )
-            status = getattr(self.source, "status", "live")
-            if status != "live":
-                lines.append(status.upper())
-        if self.options.verbose_overlay:
-            lines.append(
-                "  ".join(
-                    f"{s[:3]} {self.stats.stage_ms(s):.1f}"
-                    for s in ("decode", "inference", "render", "encode")
-                )
-                + " ms"
-            )
-        return lines
+
+def load_interruptibly(load: Callable[[], T], shutdown: Shutdown) -> T | None:
+    """Run `load` (a model load: seconds to minutes) in a daemon thread, so that Ctrl-C/SIGTERM
+    meanwhile exits at once; None when the run stopped first. Re-raises load's error."""
+    result: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            result["value"] = load()
+        except BaseException as e:
+            result["error"] = e
+
+    loader = threading.Thread(target=body, name="livedet-model-loader", daemon=True)
+    loader.start()
+    while loader.is_alive():
+        if shutdown.wait(POLL):
+            return None
+    if "error" in result:
+        raise result["error"]
+    value: T = result["value"]
+    return value
 
 
 def _wrap(error: BaseException) -> BaseException:
@@ -382,28 +539,3 @@ def _wrap(error: BaseException) -> BaseException:
     wrapped = RuntimeFailure(message)
     wrapped.__cause__ = error
     return wrapped
-
-
-def print_progress_line(total_hint: int | None) -> Callable[[RunStats], None]:
-    """A progress printer for file jobs: one updating line on a terminal, sparse lines otherwise."""
-    tty = sys.stderr.isatty()
-    # Not a terminal (a log): the first line after 10 s, not a "0 frames" line at the start
-    # that would precede an error's one line.
-    state = {"last_line": 0.0 if tty else time.perf_counter()}
-
-    def show(stats: RunStats) -> None:
-        now = time.perf_counter()
-        if not tty and now - state["last_line"] < 10:
-            return
-        state["last_line"] = now
-        fps = stats.frames_out / max(stats.elapsed(), 1e-6)
-        text = f"{stats.frames_out} frames"
-        if total_hint:
-            percent = min(100.0, 100 * stats.frames_out / total_hint)
-            eta = max(0.0, (total_hint - stats.frames_out) / fps) if fps > 0 else 0.0
-            text += f" of ~{total_hint} ({percent:.0f}%), ETA {eta:.0f} s"
-        text += f", {fps:.1f} fps"
-        sys.stderr.write(("\r" + text + "   ") if tty else text + "\n")
-        sys.stderr.flush()
-
-    return show

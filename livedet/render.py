@@ -157,3 +157,34 @@ def draw_status(frame: np.ndarray, lines: Sequence[str]) -> None:
     for row, line in enumerate(lines):
         baseline_y = 4 + line_h * (row + 1) - 4
         cv2.putText(frame, line, (6, baseline_y), FONT, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def status_lines(
+    *,
+    mode: str = "full",
+    fps: float | None,
+    live: bool,
+    source_status: str = "live",
+    inference_ms: float = 0.0,
+    dropped: int = 0,
+    stage_ms: Mapping[str, float] | None = None,
+    paused: bool = False,
+) -> list[str]:
+    """The overlay's text for one source, a pure function of its figures.
+
+    mode "none": nothing; "fps": the processing rate only; "full": also inference time, drops
+    and the source's state (RECONNECTING ...). A file or photo gets no "FPS --" before its first
+    measured rate: there is nothing to say yet.
+    """
+    if mode == "none":
+        return []
+    lines = [f"FPS {fps:.1f}"] if fps else []
+    if mode == "full" and live:
+        lines.append(f"inference {inference_ms:.0f} ms  dropped {dropped}")
+        if source_status != "live":
+            lines.append(source_status.upper())
+    if stage_ms:
+        lines.append("  ".join(f"{s[:3]} {ms:.1f}" for s, ms in stage_ms.items()) + " ms")
+    if paused:
+        lines.append("PAUSED (space resumes)")
+    return lines

@@ -228,8 +228,10 @@ class DetectionsLog:
 
     CSV_HEADER = ("frame", "t", "label", "class_id", "score", "x1", "y1", "x2", "y2")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, source: str | None = None) -> None:
+        """source: the source's name, written into every record (several sources)."""
         self.path = path
+        self.source = source
         self.records = 0
         self._tmp = temporary_path(path)
         try:
@@ -238,28 +240,23 @@ class DetectionsLog:
             raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
         self._csv = csv.writer(self._file) if path.suffix.lower() == ".csv" else None
         if self._csv is not None:
-            self._csv.writerow(self.CSV_HEADER)
+            self._csv.writerow(("source",) * (source is not None) + self.CSV_HEADER)
 
     def write(self, frame_index: int, timestamp: float, records: list[dict[str, Any]]) -> None:
         assert self._file is not None
         try:
+            first = [self.source] if self.source is not None else []
             if self._csv is None:
-                line = {"frame": frame_index, "t": round(timestamp, 4), "detections": records}
-                self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+                line: dict[str, Any] = {"source": self.source} if self.source is not None else {}
+                line.update(frame=frame_index, t=round(timestamp, 4), detections=records)
+                text = json.dumps(line, separators=(",", ":"), ensure_ascii=False)
+                self._file.write(text + "\n")
             elif not records:
-                self._csv.writerow([frame_index, round(timestamp, 4), "", "", "", "", "", "", ""])
+                self._csv.writerow([*first, frame_index, round(timestamp, 4), *[""] * 7])
             else:
                 for r in records:
-                    self._csv.writerow(
-                        [
-                            frame_index,
-                            round(timestamp, 4),
-                            r["label"],
-                            r["class_id"],
-                            r["score"],
-                            *r["box"],
-                        ]
-                    )
+                    row = [*first, frame_index, round(timestamp, 4), r["label"], r["class_id"]]
+                    self._csv.writerow([*row, r["score"], *r["box"]])
         except OSError as e:
             raise _write_failure(self.path, e) from e
         self.records += 1
@@ -292,3 +289,26 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise _write_failure(path, e) from e
+
+
+def write_snapshot(image: np.ndarray, folder: Path | None = None) -> Path:
+    """The picture on screen as livedet-snapshot-<date>-<time>.png (the s key), atomically."""
+    import time
+
+    folder = folder or Path.cwd()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"livedet-snapshot-{stamp}.png"
+    number = 2
+    while path.exists():
+        path, number = folder / f"livedet-snapshot-{stamp}-{number}.png", number + 1
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise RuntimeFailure(f"cannot encode a snapshot as {path}")
+    tmp = temporary_path(path)
+    try:
+        tmp.write_bytes(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_failure(path, e) from e
+    return path

@@ -7,17 +7,16 @@ it knows nothing about the pipeline's threads. Images are BGR uint8, as OpenCV r
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from livedet.errors import RuntimeFailure, SourceError
+from livedet.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +34,21 @@ class Frame:
 
 
 class Source(Protocol):
+    """What the pipeline and the app ask of every source."""
+
     live: bool  # live sources drop stale frames; files lose nothing
-    description: str
-    fps: float  # measured frame rate (timestamps), used for writers that need a fixed rate
+    description: str  # "camera 0", "stream rtsp://...", a file path: for messages
+    fps: float  # measured frame rate (timestamps), for writers that need a fixed rate
+    status: str  # "live", "reconnecting (attempt 2)", "waiting for stream", "ended", ...
+    outages: int  # times a live source was lost
+    reconnects: int  # times it came back
+    outage_seconds: float  # total time spent without a source
+    expected_frames: int | None  # a file's frame count, for progress; None when unknown/endless
+    stall_timeout: float | None  # seconds a read may block before the pipeline abandons it
 
     def read(self) -> Frame | None: ...
+    def abandon(self) -> None: ...
     def close(self) -> None: ...
-
-
-class CaptureLike(Protocol):
-    def read(self) -> tuple[bool, Any]: ...
-    def release(self) -> None: ...
 
 
 def as_bgr8(image: np.ndarray) -> np.ndarray:
@@ -75,11 +78,26 @@ def _check_input_file(path: Path, what: str) -> None:
         raise SourceError(f"cannot read {what} {path}: {e.strerror}; check its permissions") from e
 
 
-class ImageSource:
-    """A still photo as a one-frame source (the notebook's use case)."""
+class RecordedSource:
+    """Base of sources that are recordings (files, photos, test fakes): never stall, never reconnect."""
 
     live = False
+    status = "file"
+    outages = 0
+    reconnects = 0
+    outage_seconds = 0.0
+    stall_timeout: float | None = None
+    expected_frames: int | None = None
+
+    def abandon(self) -> None:
+        """Files do not stall: nothing to abandon."""
+
+
+class ImageSource(RecordedSource):
+    """A still photo as a one-frame source (the notebook's use case)."""
+
     fps = 1.0
+    expected_frames: int | None = 1
 
     def __init__(self, path: Path) -> None:
         _check_input_file(path, "image")
@@ -114,10 +132,8 @@ class ImageSource:
         self.close()
 
 
-class VideoFileSource:
+class VideoFileSource(RecordedSource):
     """Every frame of a video file, in order, with media timestamps (never the header's fps)."""
-
-    live = False
 
     def __init__(self, path: Path, *, loop: bool = False) -> None:
         self._first: np.ndarray | None
@@ -131,7 +147,12 @@ class VideoFileSource:
         self._last_timestamp = 0.0
         self._capture = self._open()
         self.header_frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        header_fps = self._capture.get(cv2.CAP_PROP_FPS)
+        # FFmpeg derives the count from duration x header fps: the duration is what to trust.
+        self.header_duration = self.header_frame_count / header_fps if header_fps > 0 else 0.0
         self.fps = self._measure_fps()
+        if not loop and self.header_duration > 0:
+            self.expected_frames = max(1, round(self.header_duration * self.fps))
         self._first = self._read_first()
 
     def _open(self) -> cv2.VideoCapture:
@@ -217,170 +238,41 @@ class VideoFileSource:
         self.close()
 
 
-class LiveSource:
-    """A camera or network stream that reconnects with capped exponential backoff.
-
-    A failed read is a fault, never a frame (no black frames to the model). A read that blocks for
-    longer than `stall_timeout` counts as a stall: the capture is abandoned and reopened.
-    """
-
-    live = True
-
-    def __init__(
-        self,
-        open_capture: Callable[[], CaptureLike],
-        description: str,
-        *,
-        stall_timeout: float = 5.0,
-        max_reconnects: int | None = None,
-        wait: Callable[[float], bool] | None = None,
-        backoff_start: float = 0.5,
-        backoff_cap: float = 8.0,
-    ) -> None:
-        self.description = description
-        self.stall_timeout = stall_timeout
-        self.max_reconnects = max_reconnects
-        self._open_capture = open_capture
-        # wait(seconds) sleeps and returns True when the pipeline is stopping meanwhile.
-        self._wait = wait or threading.Event().wait
-        self._backoff_start = backoff_start
-        self._backoff_cap = backoff_cap
-        self.status = "live"
-        self.outages = 0
-        self.reconnects = 0
-        self.fps = 30.0
-        self._next_index = 0
-        self._started = time.perf_counter()
-        self._capture: CaptureLike | None = open_capture()
-
-    def read(self) -> Frame | None:
-        while True:
-            if self._capture is None and not self._reconnect():
-                return None  # stopping
-            assert self._capture is not None
-            image = self._read_with_timeout(self._capture)
-            if image is not None:
-                self.status = "live"
-                now = time.perf_counter()
-                frame = Frame(self._next_index, now - self._started, as_bgr8(image), now)
-                self._next_index += 1
-                return frame
-            if self._wait(0):
-                return None  # stopping, not an outage
-            self.outages += 1
-            log.warning("%s: no frame (read failed or stalled); reconnecting", self.description)
-            self._drop_capture()
-
-    def _read_with_timeout(self, capture: CaptureLike) -> np.ndarray | None:
-        """capture.read() in a daemon thread, so a stalled stream cannot hang the grabber, nor
-        delay a stop by up to stall_timeout."""
-        result: list[Any] = []
-        done = threading.Event()
-
-        def read() -> None:
-            try:
-                result.append(capture.read())
-            except Exception as e:  # a driver error is a failed read, handled like one
-                result.append((False, e))
-            done.set()
-
-        threading.Thread(target=read, name="livedet-read", daemon=True).start()
-        deadline = time.perf_counter() + self.stall_timeout
-        while not done.wait(min(0.1, max(0.0, deadline - time.perf_counter()))):
-            if time.perf_counter() >= deadline or self._wait(0):
-                self._capture = None  # abandoned: releasing it while read() runs is unsafe
-                return None
-        ok, image = result[0]
-        if not ok or image is None or getattr(image, "size", 0) == 0:
-            return None
-        return np.asarray(image)
-
-    def _drop_capture(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-        self._capture = None
-
-    def _reconnect(self) -> bool:
-        delay = self._backoff_start
-        attempt = 0
-        while self.max_reconnects is None or attempt < self.max_reconnects:
-            attempt += 1
-            self.status = f"reconnecting (attempt {attempt})"
-            if self._wait(delay):
-                return False
-            try:
-                self._capture = self._open_capture()
-                self.reconnects += 1
-                log.info("%s: reconnected after %d attempt(s)", self.description, attempt)
-                return True
-            except SourceError as e:
-                log.debug("reconnect attempt %d failed: %s", attempt, e)
-            delay = min(delay * 2, self._backoff_cap)
-        raise RuntimeFailure(
-            f"lost {self.description} and could not reconnect in {self.max_reconnects} attempts; "
-            "check the camera/stream, or raise --max-reconnects"
-        )
-
-    def close(self) -> None:
-        self._drop_capture()
-
-    def __enter__(self) -> LiveSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_opencv_capture(target: int | str, stall_timeout: float) -> cv2.VideoCapture:
-    """Open a camera index or stream URL; raise SourceError saying how to fix a failure."""
-    if isinstance(target, int):
-        capture = cv2.VideoCapture(target)
-        hint = (
-            "no such device, or it is in use; list cameras with `v4l2-ctl --list-devices` "
-            "or try another --camera index"
-        )
-    else:
-        timeout_ms = int(stall_timeout * 1000)
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            timeout_ms,
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            timeout_ms,
-        ]
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-        hint = "check the URL, the network and that the stream is up"
-    if not capture.isOpened():
-        capture.release()
-        name = f"camera {target}" if isinstance(target, int) else f"stream {target}"
-        raise SourceError(f"cannot open {name}: {hint}")
-    return capture
+def is_stream_url(text: str) -> bool:
+    """rtsp://, http://, udp://, ... (kept as text: Path() would collapse the '//')."""
+    return "://" in text
 
 
 def open_source(
+    target: str | Path,
     *,
-    camera: str | None,
-    video: Path | None,
     loop: bool = False,
     stall_timeout: float = 5.0,
     max_reconnects: int | None = None,
     wait: Callable[[float], bool] | None = None,
-) -> VideoFileSource | ImageSource | LiveSource:
-    """The source a command line asks for: --camera N|URL or --video FILE|URL."""
-    target: int | str | None = None
-    if camera is not None:
-        target = int(camera) if camera.isdigit() else camera
-    elif video is not None and "://" in str(video):
-        target = str(video)
-    if target is not None:
+    wait_for_device: bool = False,
+) -> Source:
+    """The source a command line asks for: a camera index ("0"), a stream URL, a video or a photo.
 
-        def opener() -> CaptureLike:
-            return open_opencv_capture(target, stall_timeout)
+    Cameras and streams connect on their first read, so the first frame is fresh however long
+    the model took to load. A camera index with no device fails here (exit 2) unless
+    wait_for_device; a stream that is not up yet is waited for like an outage.
+    """
+    from livedet.streams import LiveSource, opencv_opener, probe_camera
 
-        name = f"camera {target}" if isinstance(target, int) else f"stream {target}"
+    text = str(target)
+    if text.isdigit() or is_stream_url(text):
+        camera: int | str = int(text) if text.isdigit() else text
+        if isinstance(camera, int) and not wait_for_device:
+            probe_camera(camera)
         return LiveSource(
-            opener, name, stall_timeout=stall_timeout, max_reconnects=max_reconnects, wait=wait
+            opencv_opener(camera, stall_timeout),
+            f"camera {camera}" if isinstance(camera, int) else f"stream {camera}",
+            stall_timeout=stall_timeout,
+            max_reconnects=max_reconnects,
+            wait=wait,
         )
-    assert video is not None
-    if video.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSource(video)
-    return VideoFileSource(video, loop=loop)
+    path = Path(text).expanduser()
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    return VideoFileSource(path, loop=loop)

@@ -26,6 +26,9 @@ class RunStats:
         self.frames_dropped = 0
         self.outages = 0
         self.reconnects = 0
+        self.outage_seconds = 0.0
+        self.live = False  # live runs report latency; files report throughput and stage times
+        self.sources: dict[str, RunStats] = {}  # per-source figures when several sources run
         self.exit_reason = "running"
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._stage_sum = dict.fromkeys(STAGES, 0.0)
@@ -92,20 +95,45 @@ class RunStats:
             else round(self.model_load_seconds, 3),
             "outages": self.outages,
             "reconnects": self.reconnects,
+            "outage_s": round(self.outage_seconds, 3),
             "exit_reason": self.exit_reason,
+            **(
+                {"sources": {name: s.as_dict() for name, s in self.sources.items()}}
+                if self.sources
+                else {}
+            ),
         }
+
+    def __repr__(self) -> str:
+        return f"RunStats({self.summary_line()}; exit: {self.exit_reason})"
 
     def summary_line(self) -> str:
         d = self.as_dict()
         parts = [
-            f"{d['frames_out']} frames in {d['elapsed_s']:.1f} s ({d['throughput_fps']:.1f} fps)",
+            f"{_count(d['frames_out'], 'frame')} in {d['elapsed_s']:.1f} s "
+            f"({d['throughput_fps']:.1f} fps)",
         ]
-        if d["latency_ms"]["p50"] is not None:
+        if self.live and d["latency_ms"]["p50"] is not None:
             parts.append(
                 f"latency p50 {d['latency_ms']['p50']:.0f} ms, p95 {d['latency_ms']['p95']:.0f} ms"
+            )
+        elif d["frames_out"]:
+            stages = d["stage_ms_per_frame"]
+            parts.append(
+                "ms/frame: "
+                + ", ".join(f"{k} {stages[k]:.1f}" for k in ("decode", "inference", "encode"))
             )
         if self.frames_dropped:
             parts.append(f"{self.frames_dropped} dropped")
         if self.outages:
-            parts.append(f"{self.outages} outages, {self.reconnects} reconnects")
+            parts.append(
+                f"{_count(self.outages, 'outage')} ({self.outage_seconds:.1f} s), "
+                f"{_count(self.reconnects, 'reconnect')}"
+            )
+        if self.exit_reason not in ("running", "completed"):
+            parts.append(f"ended: {self.exit_reason}")
         return "; ".join(parts)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")

@@ -212,7 +212,7 @@ BAD: list[tuple[str, Callable[[Case], list[Any]], str]] = [
     (
         "camera and video",
         lambda c: ["--camera", "0", "--video", c.video, *outputs(c)],
-        "either --camera or --video",
+        "several sources; use --out-dir",
     ),
     ("camera name", lambda c: ["--camera", "webcam", *outputs(c)], "--camera 'webcam'"),
     ("camera 7", lambda c: ["--camera", "7", *outputs(c)], "cannot open camera 7"),

@@ -22,12 +22,14 @@ import pytest
 
 import livedet.cli
 import livedet.pipeline
-import livedet.sources
+import livedet.streams
 from livedet.detections import Detections
 from livedet.errors import RuntimeFailure, SourceError, one_line
 from livedet.pipeline import Pipeline, PipelineOptions
 from livedet.sinks import DetectionsLog, VideoSink
-from livedet.sources import Frame, LiveSource
+from livedet.channels import Shutdown
+from livedet.sources import Frame, RecordedSource
+from livedet.streams import LiveSource
 
 LABELS = {1: "person"}
 ONE_PERSON = Detections(
@@ -37,12 +39,15 @@ ONE_PERSON = Detections(
 )
 
 
-def detect_one_person(images: Sequence[np.ndarray]) -> list[Detections]:
-    return [ONE_PERSON for _ in images]
+Prediction = tuple[list[Detections], dict[str, float]]
 
 
-def slow_detector(seconds: float) -> Callable[[Sequence[np.ndarray]], list[Detections]]:
-    def predict(images: Sequence[np.ndarray]) -> list[Detections]:
+def detect_one_person(images: Sequence[np.ndarray]) -> Prediction:
+    return [ONE_PERSON for _ in images], {}
+
+
+def slow_detector(seconds: float) -> Callable[[Sequence[np.ndarray]], Prediction]:
+    def predict(images: Sequence[np.ndarray]) -> Prediction:
         time.sleep(seconds)
         return detect_one_person(images)
 
@@ -129,7 +134,7 @@ class RecordingDetections:
         self.frames.append(frame_index)
 
 
-class EndlessFile:
+class EndlessFile(RecordedSource):
     """A file-mode source (every frame, backpressure) that never ends by itself."""
 
     live = False
@@ -180,7 +185,7 @@ def test_lost_camera_reconnects_and_the_run_continues() -> None:
             options=PipelineOptions(max_frames=40),
         )
         stats = pipeline.run()
-    assert stats.frames_in == 40
+    assert stats.frames_out == 40  # live: --max-frames counts frames written
     assert stats.outages == 1
     assert stats.reconnects == 1
     assert camera.opens == 4  # the first open, two failed attempts, the one that worked
@@ -252,7 +257,7 @@ def test_stalled_read_is_detected_after_stall_timeout() -> None:
         stall.set()
     assert stats.outages == 1
     assert stats.reconnects == 1
-    assert stats.frames_in == 20
+    assert stats.frames_out == 20
     assert 0.3 <= elapsed < 5
     assert_accounted(pipeline)
 
@@ -260,18 +265,18 @@ def test_stalled_read_is_detected_after_stall_timeout() -> None:
 @pytest.mark.timeout(30)
 def test_stop_during_a_stalled_read_does_not_wait_for_the_stall_timeout() -> None:
     stall = threading.Event()
-    stop_reading = threading.Event()  # shared with the source, as app.run does
+    shutdown = Shutdown()  # shared with the source, as app.run does
     camera = Camera(FakeCapture(frames=4, stall=stall))
     try:
-        with live_source(camera, stall_timeout=10.0, wait=stop_reading.wait) as source:
+        with live_source(camera, stall_timeout=10.0, wait=shutdown.wait) as source:
             pipeline = Pipeline(
                 source,
                 detect_one_person,
                 LABELS,
                 video_out=RecordingVideo(),
-                stop_reading=stop_reading,
+                shutdown=shutdown,
             )
-            threading.Timer(0.5, stop_reading.set).start()  # Ctrl-C while the stream hangs
+            threading.Timer(0.5, shutdown.stop, args=("Ctrl-C",)).start()  # while the stream hangs
             started = time.perf_counter()
             stats = pipeline.run()
             elapsed = time.perf_counter() - started
@@ -290,11 +295,11 @@ class FakeWindow:
         self.source = source
         self.shown: list[tuple[str, np.ndarray]] = []
 
-    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> bool:
+    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None:
         if image is not None:
             self.shown.append((self.source.status, image.copy()))
         time.sleep(wait_ms / 1000)
-        return True
+        return None
 
 
 @pytest.mark.timeout(30)
@@ -303,7 +308,7 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
 
     def note_status() -> None:
         if camera.opens > 1:  # a reconnect attempt: no frame arrives meanwhile
-            status_during_outage.append(pipeline._status_lines())
+            status_during_outage.append(pipeline._status_for(pipeline.lanes[0]))
             time.sleep(0.3)  # frames in flight are on screen by now; only the outage is left
 
     camera = Camera(
@@ -360,7 +365,7 @@ def test_grabber_error_stops_the_pipeline() -> None:
 def test_inference_error_stops_the_pipeline() -> None:
     calls = 0
 
-    def predict(images: Sequence[np.ndarray]) -> list[Detections]:
+    def predict(images: Sequence[np.ndarray]) -> Prediction:
         nonlocal calls
         calls += 1
         if calls == 5:
@@ -383,7 +388,7 @@ def test_multiline_tensorflow_style_error_keeps_its_cause_on_one_line() -> None:
         "\t [[{{node Assert}}]] [Op:__inference_serve_294]"
     )
 
-    def predict(images: Sequence[np.ndarray]) -> list[Detections]:
+    def predict(images: Sequence[np.ndarray]) -> Prediction:
         raise ValueError(text)
 
     error, _ = run_until_error(Pipeline(EndlessFile(), predict, LABELS))
@@ -513,10 +518,10 @@ def test_live_mode_counts_every_dropped_frame() -> None:
             slow_detector(0.02),
             LABELS,
             detections_out=records,
-            options=PipelineOptions(max_frames=300),
+            options=PipelineOptions(max_frames=100),
         )
         stats = pipeline.run()
-    assert stats.frames_in == 300
+    assert stats.frames_out == 100
     assert stats.frames_dropped > 100  # the detector is ~20x slower than the camera
     assert stats.frames_out == len(records.frames)
     assert records.frames == sorted(records.frames)
@@ -537,7 +542,7 @@ def test_frames_discarded_by_an_abort_are_counted(live: bool) -> None:
         video_out=RecordingVideo(),
         options=PipelineOptions(batch_size=2),
     )
-    threading.Timer(0.5, pipeline.abort.set).start()  # e.g. a second Ctrl-C
+    threading.Timer(0.5, pipeline.shutdown.abort).start()  # e.g. a second Ctrl-C
     stats = pipeline.run()
     source.close()
     assert stats.frames_out > 0
@@ -554,7 +559,7 @@ def test_stop_finishes_frames_in_flight() -> None:
         detections_out=records,
         options=PipelineOptions(queue_size=8),
     )
-    threading.Timer(0.3, pipeline.stop_reading.set).start()  # e.g. the first Ctrl-C
+    threading.Timer(0.3, pipeline.shutdown.stop, args=("Ctrl-C",)).start()  # e.g. the first Ctrl-C
     stats = pipeline.run()
     assert records.frames == list(range(stats.frames_in))
     assert stats.frames_dropped == 0
@@ -599,11 +604,11 @@ def test_cli_camera_that_never_comes_back_is_exit_1(
 
     def open_capture(target: object, stall_timeout: float) -> FakeCapture:
         opens.append(target)
-        if len(opens) > 1:
+        if len(opens) > 2:  # the probe at start, then the real open
             raise SourceError(f"cannot open camera {target}: no such device")
         return FakeCapture(frames=3)
 
-    monkeypatch.setattr(livedet.sources, "open_opencv_capture", open_capture)
+    monkeypatch.setattr(livedet.streams, "open_opencv_capture", open_capture)
     det = tmp_path / "d.jsonl"
     code, lines = cli(
         "--camera",
@@ -621,7 +626,7 @@ def test_cli_camera_that_never_comes_back_is_exit_1(
         "livedet: error: lost camera 0 and could not reconnect in 3 attempts; check the "
         "camera/stream, or raise --max-reconnects"
     ]
-    assert len(opens) == 4
+    assert len(opens) == 2 + 3
     # What was written before the loss is kept (live: the newest frames win, in order).
     frames = [json.loads(line)["frame"] for line in det.read_text().splitlines()]
     assert frames == sorted(set(frames)) and set(frames) <= {0, 1, 2}

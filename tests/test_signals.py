@@ -123,7 +123,7 @@ def assert_whole_outputs(tmp_path: Path, reason: str) -> int:
     assert decoded_count(out) == frames
     lines = det.read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
-    assert stats["exit_reason"] == f"stopped ({reason})"
+    assert stats["exit_reason"] == {"SIGINT": "Ctrl-C"}.get(reason, reason)
     assert partial_files(tmp_path) == []
     return frames
 

@@ -18,14 +18,18 @@ from typing import Any
 import cv2
 import numpy as np
 
+from livedet.app import build_pipeline
+from livedet.channels import Shutdown
+from livedet.config import Config
 from livedet.detector import USED_OUTPUTS, Detector, rgb_batch
 from livedet.labels import load_label_map
 from livedet.models import LoadedModel, load_model, resolve_model
-from livedet.pipeline import Pipeline, PipelineOptions
+from livedet.pipeline import Lane
 from livedet.render import annotate
 from livedet.sinks import VideoSink
-from livedet.sources import Frame, LiveSource, VideoFileSource
+from livedet.sources import Frame, VideoFileSource
 from livedet.stats import RunStats
+from livedet.streams import LiveSource
 
 
 def _load(model: str) -> LoadedModel:
@@ -284,6 +288,9 @@ class _Timed:
     inner: LiveSource
     camera: SimulatedCamera
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # status, outages, stall_timeout, abandon, ...
+
     def __post_init__(self) -> None:
         self.live, self.description, self.fps = True, self.inner.description, self.camera.fps
         self.captured: dict[float, float] = {}
@@ -325,21 +332,15 @@ def live_mode(
 ) -> dict[str, Any]:
     """Live pipeline (batch 1, newest frame wins) on a simulated camera for `seconds`."""
     loaded = _load(model)
-    detector = Detector(loaded)
     camera = SimulatedCamera(frames_bgr, fps)
     source = _Timed(LiveSource(lambda: camera, "simulated camera"), camera)
     recorder = _LatencyRecorder(VideoSink(out, fps=fps), source)
     stats = RunStats()
-    pipeline = Pipeline(
-        source=source,
-        predict=detector.predict,
-        labels=_labels(model),
-        video_out=recorder,
-        timings=lambda: detector.last_timings,
-        options=PipelineOptions(batch_size=1, max_wait_ms=0.0),
-        stats=stats,
-    )
-    timer = threading.Timer(seconds, pipeline.stop_reading.set)
+    shutdown = Shutdown()
+    config = Config(camera="0", model=model, show=False)
+    lanes = [Lane(source, video_out=recorder)]
+    pipeline = build_pipeline(config, loaded, lanes, _labels(model), shutdown, stats)
+    timer = threading.Timer(seconds, shutdown.stop, args=("bench",))
     timer.start()
     try:
         pipeline.run()
@@ -398,7 +399,6 @@ def rss_growth(
     Growth is measured from the end of a warm-up (the first 10% of frames: TensorFlow's and the
     encoder's buffers are allocated then) to the end."""
     loaded = _load(model)
-    detector = Detector(loaded)
     stats = RunStats()
     warmup_frames = max(1, int(frames * warmup_fraction))
     marks: dict[str, float] = {"before": rss_mb()}
@@ -407,15 +407,17 @@ def rss_growth(
         VideoFileSource(video, loop=True) as source,
     ):
         sink = VideoSink(Path(folder) / "rss.mp4", fps=source.fps)
-        pipeline = Pipeline(
-            source=source,
-            predict=detector.predict,
-            labels=_labels(model),
-            video_out=sink,
-            timings=lambda: detector.last_timings,
-            stats=stats,
-            options=PipelineOptions(batch_size=batch_size, max_wait_ms=20.0, max_frames=frames),
+        config = Config(
+            video=video,
+            model=model,
+            show=False,
+            loop=True,
+            max_frames=frames,
+            batch_size=batch_size,
+            max_wait_ms=20.0,
         )
+        lanes = [Lane(source, video_out=sink)]
+        pipeline = build_pipeline(config, loaded, lanes, _labels(model), Shutdown(), stats)
         sampling = threading.Event()
         peak = [0.0]
 

@@ -1,0 +1,77 @@
+"""What the window shows: one source's picture, or a grid with one tile per source.
+
+Pure functions of the lanes' newest pictures and states, called on the main thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from livedet.render import draw_status
+
+if TYPE_CHECKING:
+    from livedet.pipeline import Lane
+
+TILE_WIDTH = 640  # a grid tile's width; the window scales the whole grid to the screen
+CAPTION_COLOUR = (255, 255, 255)
+
+
+def compose_screen(
+    lanes: Sequence[Lane], focus: int | None, status_for: Callable[[Lane], list[str]]
+) -> np.ndarray | None:
+    """The single source (or the focused one) as rendered, or a grid of every source."""
+    if len(lanes) == 1 or focus is not None:
+        lane = lanes[focus or 0]
+        image = lane.last_rendered
+        if image is not None and lane.source.live and lane.source.status != "live":
+            image = image.copy()  # the last picture, overdrawn with RECONNECTING ...
+            draw_status(image, status_for(lane))
+        return image
+    return grid(lanes)
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """(columns, rows) for `count` tiles: as square as possible, wider than tall."""
+    columns = math.ceil(math.sqrt(count))
+    return columns, math.ceil(count / columns)
+
+
+def grid(lanes: Sequence[Lane], tile_width: int = TILE_WIDTH) -> np.ndarray:
+    """Tiles of 16:9 cells, each picture letterboxed in black, captioned with its number, name,
+    state and FPS; a source that has no picture yet, or is down, says so on its tile."""
+    columns, rows = grid_shape(len(lanes))
+    tile_height = tile_width * 9 // 16
+    canvas = np.zeros((rows * tile_height, columns * tile_width, 3), np.uint8)
+    for index, lane in enumerate(lanes):
+        row, column = divmod(index, columns)
+        tile = canvas[
+            row * tile_height : (row + 1) * tile_height,
+            column * tile_width : (column + 1) * tile_width,
+        ]
+        if lane.last_rendered is not None:
+            _letterbox_into(tile, lane.last_rendered)
+        status = lane.source.status
+        caption = [f"{index + 1} {lane.name}"]
+        if lane.fps:
+            caption[0] += f"  {lane.fps:.1f} fps"
+        if status not in ("live", "file"):
+            caption.append(status.upper())
+        elif lane.last_rendered is None:
+            caption.append("WAITING FOR THE FIRST FRAME")
+        draw_status(tile, caption)
+        cv2.rectangle(tile, (0, 0), (tile_width - 1, tile_height - 1), (60, 60, 60), 1)
+    return canvas
+
+
+def _letterbox_into(tile: np.ndarray, image: np.ndarray) -> None:
+    height, width = tile.shape[:2]
+    scale = min(width / image.shape[1], height / image.shape[0])
+    new_w, new_h = max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))
+    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    tile[top : top + new_h, left : left + new_w] = resized
