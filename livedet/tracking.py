@@ -65,11 +65,18 @@ class ByteTrack:
     new_track_min_score: a box needs this score to start a track; lower boxes only extend tracks
         (ByteTrack's second stage). Set it to the display threshold so every drawn box is tracked.
     high_score: boxes at or above it are matched first; below it they only rescue lost tracks.
-    min_iou: the overlap a box needs with a track's predicted box to continue it. At low inference
-        rates objects move far between inferences; the Kalman prediction keeps the overlap.
+    match: how a box is compared with a track's predicted box: "diou" (IoU minus the squared
+        centre distance over the enclosing box's diagonal, so boxes that no longer overlap can
+        still match: at 3 inferences/s MOTA 0.85 against 0.73 for plain "iou").
+    min_match: the similarity a box needs to continue a track (diou in [-1, 1], iou in [0, 1]).
     confirm_hits: consecutive matches before a track gets an id (2: a one-frame false positive
         never gets one; the first sighting of every object is UNCONFIRMED).
-    frame_rate: the camera rate the motion model counts in; timestamps set the real steps.
+    frame_rate: the camera rate the Kalman filter counts in; timestamps set the real steps.
+    carry: how predict moves boxes between inferences. "linear": each box goes on at the speed
+        between its last two detections (measured closest to the truth, docs/tracking.md);
+        "kalman": the tracker's Kalman filter, whose velocity lags at low inference rates.
+    max_carry_s: boxes move for at most this long after their last detection, then stay put (a
+        stalled model must not send boxes across the screen).
     ids: shared with the trackers of the other sources, so ids never collide; own one if None.
     """
 
@@ -79,13 +86,20 @@ class ByteTrack:
         lost_track_seconds: float = 2.0,
         new_track_min_score: float = 0.5,
         high_score: float = 0.5,
-        min_iou: float = 0.1,
+        match: str = "diou",
+        min_match: float = -0.5,
         confirm_hits: int = 2,
         frame_rate: float = 30.0,
+        carry: str = "linear",
+        max_carry_s: float = 2.0,
         ids: TrackIdCounter | None = None,
     ) -> None:
+        if match not in ("diou", "iou"):
+            raise UsageError(f"match {match!r}: unknown; choose diou or iou")
+        if carry not in ("linear", "kalman"):
+            raise UsageError(f"carry {carry!r}: unknown; choose linear or kalman")
         try:
-            from trackers import ByteTrackTracker
+            from trackers import ByteTrackTracker, DIoU, IoU
         except ImportError as e:
             raise UsageError(
                 f"tracking needs the 'trackers' package ({e}); "
@@ -96,10 +110,15 @@ class ByteTrack:
             frame_rate=frame_rate,
             track_activation_threshold=new_track_min_score,
             minimum_consecutive_frames=confirm_hits,
-            minimum_iou_threshold=min_iou,
+            minimum_iou_threshold=min_match,
             high_conf_det_threshold=high_score,
+            iou=DIoU() if match == "diou" else IoU(),
         )
         self._frame_rate = frame_rate
+        self._carry = carry
+        self._max_carry_s = max_carry_s
+        # shared id -> (box, t) of its last two detections, newest last (the "linear" carry).
+        self._history: dict[int, list[tuple[np.ndarray, float]]] = {}
         self._ids = ids if ids is not None else TrackIdCounter()
         self._global_ids: dict[int, int] = {}  # engine's id -> shared id
         self._last_seen: dict[int, tuple[int, float]] = {}  # shared id -> (class_id, score)
@@ -118,6 +137,11 @@ class ByteTrack:
         rows, engine_ids = rows[order], engine_ids[order]
         track_ids = np.array([self._global_id(int(i)) for i in engine_ids], np.int64)
         self._forget_dead_tracks()
+        for row, track_id in zip(rows, track_ids, strict=True):
+            if track_id != UNCONFIRMED:
+                recent = self._history.setdefault(int(track_id), [])
+                recent.append((detections.boxes[row].astype(np.float32), timestamp))
+                del recent[:-2]
         self._last_seen = {
             int(track_id): (int(detections.class_ids[row]), float(detections.scores[row]))
             for row, track_id in zip(rows, track_ids, strict=True)
@@ -128,13 +152,17 @@ class ByteTrack:
     def predict(self, timestamp: float) -> Detections:
         if self._last_timestamp is None:
             return Detections.empty().with_track_ids(np.zeros(0, np.int64))
-        frame_step = max(0.0, timestamp - self._last_timestamp) * self._frame_rate
+        elapsed = min(max(0.0, timestamp - self._last_timestamp), self._max_carry_s)
         boxes, track_ids, class_ids, scores = [], [], [], []
         for tracklet in self._engine.tracks:
             track_id = self._global_ids.get(int(tracklet.tracker_id))
             if track_id is None or track_id not in self._last_seen:
                 continue  # unconfirmed, or lost at the last update: drawing it would be a ghost
-            boxes.append(_extrapolate(tracklet.state_estimator, frame_step, self._frame_rate))
+            if self._carry == "linear":
+                boxes.append(_carry_linear(self._history[track_id], elapsed))
+            else:
+                frame_step = elapsed * self._frame_rate
+                boxes.append(_extrapolate(tracklet.state_estimator, frame_step, self._frame_rate))
             track_ids.append(track_id)
             class_id, score = self._last_seen[track_id]
             class_ids.append(class_id)
@@ -152,6 +180,7 @@ class ByteTrack:
         self._engine.reset()
         self._global_ids.clear()
         self._last_seen.clear()
+        self._history.clear()
         self._last_timestamp = None
 
     def _global_id(self, engine_id: int) -> int:
@@ -165,7 +194,7 @@ class ByteTrack:
         # Runs for days: drop the id mapping of tracks the engine has pruned.
         alive = {int(t.tracker_id) for t in self._engine.tracks}
         for engine_id in [i for i in self._global_ids if i not in alive]:
-            del self._global_ids[engine_id]
+            self._history.pop(self._global_ids.pop(engine_id), None)
 
 
 def _to_supervision(detections: Detections) -> sv.Detections:
@@ -177,6 +206,15 @@ def _to_supervision(detections: Detections) -> sv.Detections:
         class_id=detections.class_ids.astype(np.int64),
         data={"row": np.arange(len(detections))},  # the engine reorders; this maps rows back
     )
+
+
+def _carry_linear(recent: list[tuple[np.ndarray, float]], elapsed: float) -> np.ndarray:
+    """The newest box moved on for `elapsed` s at the speed between the last two detections."""
+    box, t = recent[-1]
+    if len(recent) < 2 or t <= recent[0][1]:
+        return box
+    before, t_before = recent[0]
+    return box + (box - before) * (elapsed / (t - t_before))
 
 
 def _extrapolate(state_estimator: Any, frame_step: float, frame_rate: float) -> np.ndarray:
