@@ -81,7 +81,7 @@ def standard_scene() -> list[Frame]:
     3, a car, drives down, stops for 1.5 s and drives on; 4 passes behind a pillar for 0.5 s;
     5 walks out on the right and comes back 2 s later as 6 (without appearance features no
     tracker can know it is the same person, so the truth calls it a new object);
-    7 stands still. The vertical centre line x=320 is crossed left to right by 1, 4, 5 and right
+    7 stands still (4 passes in front of it). The vertical centre line x=320 is crossed left to right by 1, 4, 5 and right
     to left by 2, 6.
     """
     walkers = [
@@ -96,7 +96,7 @@ def standard_scene() -> list[Frame]:
         Walker(4, ((2.0, 200.0, 340.0), (8.0, 560.0, 340.0)), hidden=((4.6, 5.1),)),
         Walker(5, ((0.0, 400.0, 150.0), (2.5, 660.0, 150.0))),
         Walker(6, ((4.5, 660.0, 150.0), (8.0, 250.0, 150.0))),
-        Walker(7, ((0.0, 520.0, 330.0), (10.0, 520.0, 330.0)), (36.0, 90.0)),
+        Walker(7, ((0.0, 520.0, 300.0), (10.0, 520.0, 300.0)), (36.0, 90.0)),
     ]
     return render_scene(walkers, seconds=10.0)
 
