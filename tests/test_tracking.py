@@ -157,3 +157,26 @@ def test_unknown_tracker_and_options_are_usage_errors():
         create_tracker("deepsort")
     with pytest.raises(UsageError, match="linear or kalman"):
         ByteTrack(carry="magic")
+
+
+def test_trails_and_counts_are_drawn_where_the_lines_and_tracks_are():
+    from livedet.counting import Counters
+    from livedet.regions import parse_line, parse_zone
+    from livedet.render_counts import Trails, draw_counts, region_colour
+
+    frame = np.zeros((360, 640, 3), np.uint8)
+    counters = Counters(
+        [parse_line("0.5,0,0.5,1:door")],
+        [parse_zone("0,0,0.2,0,0.2,0.2,0,0.2:corner")],
+        frame_size=(640, 360),
+    )
+    trails = Trails(length=5)
+    for step in range(10):
+        trails.update(
+            _detections([[100 + 5 * step, 250, 140 + 5 * step, 300]], track_ids=np.array([4]))
+        )
+    draw_counts(frame, counters)
+    trails.draw(frame)
+    assert tuple(frame[200, 320]) == region_colour(1)  # the line, in its colour
+    assert frame[40, 60].any() and not frame[300, 20].any()  # zone tinted, outside untouched
+    assert frame[300, 150:170].any() and not frame[300, 100:115].any()  # 5 newest points only

@@ -81,8 +81,8 @@ def standard_scene() -> list[Frame]:
     3, a car, drives down, stops for 1.5 s and drives on; 4 passes behind a pillar for 0.5 s;
     5 walks out on the right and comes back 2 s later as 6 (without appearance features no
     tracker can know it is the same person, so the truth calls it a new object);
-    7 stands still (4 passes in front of it). The vertical centre line x=320 is crossed left to right by 1, 4, 5 and right
-    to left by 2, 6.
+    7 stands still (4 passes in front of it). The vertical centre line x=320 is crossed left to
+    right by 1 and 4, right to left by 2 and 6.
     """
     walkers = [
         Walker(1, ((0.0, 20.0, 250.0), (6.0, 620.0, 250.0))),
