@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,8 @@ class Detections:
 
     boxes: (n, 4) float32 x1, y1, x2, y2; scores: (n,) float32; class_ids: (n,) int32 (label-map
     ids, 1-based for COCO); keypoints: optional (n, k, 2) float32 x, y pixels with
-    keypoint_scores (n, k).
+    keypoint_scores (n, k); track_ids: optional (n,) int, set by a tracker (livedet.tracking):
+    the same object keeps its id across frames, -1 marks a box not (yet) confirmed as a track.
     """
 
     boxes: np.ndarray
@@ -23,6 +24,7 @@ class Detections:
     class_ids: np.ndarray
     keypoints: np.ndarray | None = None
     keypoint_scores: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -36,6 +38,10 @@ class Detections:
             if len(shape) != 3 or shape[0] != n or shape[2] != 2:
                 raise ValueError(f"keypoints: expected shape ({n}, k, 2), got {shape}")
             _check_shape("keypoint_scores", self.keypoint_scores, self.keypoints.shape[:2])
+        if self.track_ids is not None:
+            _check_shape("track_ids", self.track_ids, (n,))
+            if not np.issubdtype(self.track_ids.dtype, np.integer):
+                raise TypeError(f"track_ids: expected an integer array, got {self.track_ids.dtype}")
 
     @classmethod
     def empty(cls) -> Detections:
@@ -56,19 +62,39 @@ class Detections:
             class_ids=self.class_ids[index],
             keypoints=None if self.keypoints is None else self.keypoints[index],
             keypoint_scores=None if self.keypoint_scores is None else self.keypoint_scores[index],
+            track_ids=None if self.track_ids is None else self.track_ids[index],
         )
 
+    def with_track_ids(self, track_ids: np.ndarray) -> Detections:
+        """The same detections with `track_ids` (n,) attached (a tracker's output)."""
+        return replace(self, track_ids=np.asarray(track_ids, np.int64))
+
     def to_records(self, labels: Mapping[int, str]) -> list[dict[str, Any]]:
-        """JSON-ready dicts: label, class_id, score, box [x1, y1, x2, y2] in pixels."""
-        return [
-            {
-                "label": label_name(labels, int(class_id)),
-                "class_id": int(class_id),
-                "score": round(float(score), 4),
-                "box": [round(float(v), 1) for v in box],
+        """JSON-ready dicts: label, class_id, score, box [x1, y1, x2, y2] in pixels.
+
+        With keypoints: "keypoints" [[x, y, score], ...] in pixels. With track ids: "track_id"
+        (None for a box not yet confirmed as a track, so every record has the same keys)."""
+        records = []
+        for i in range(len(self)):
+            class_id = int(self.class_ids[i])
+            record: dict[str, Any] = {
+                "label": label_name(labels, class_id),
+                "class_id": class_id,
+                "score": round(float(self.scores[i]), 4),
+                "box": [round(float(v), 1) for v in self.boxes[i]],
             }
-            for box, score, class_id in zip(self.boxes, self.scores, self.class_ids, strict=True)
-        ]
+            if self.track_ids is not None:
+                track_id = int(self.track_ids[i])
+                record["track_id"] = track_id if track_id >= 0 else None
+            if self.keypoints is not None and self.keypoint_scores is not None:
+                record["keypoints"] = [
+                    [round(float(x), 1), round(float(y), 1), round(float(score), 3)]
+                    for (x, y), score in zip(
+                        self.keypoints[i], self.keypoint_scores[i], strict=True
+                    )
+                ]
+            records.append(record)
+        return records
 
 
 def label_name(labels: Mapping[int, str], class_id: int) -> str:

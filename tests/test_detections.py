@@ -82,3 +82,34 @@ def test_records_are_json_ready_and_unknown_ids_are_named():
         {"label": "class 99", "class_id": 99, "score": 0.5, "box": [1.2, 2.0, 3.0, 4.0]}
     ]
     assert label_name({1: "person"}, 1) == "person"
+
+
+def test_track_ids_follow_selection_and_go_into_records():
+    d = Detections(
+        np.array([[0, 0, 1, 1], [2, 2, 3, 3], [4, 4, 5, 5]], np.float32),
+        np.array([0.9, 0.4, 0.7], np.float32),
+        np.array([1, 1, 2], np.int32),
+        track_ids=np.array([5, 6, -1]),
+    )
+    picked = select(d, threshold=0.5)
+    assert picked.track_ids is not None and picked.track_ids.tolist() == [5, -1]
+    records = picked.to_records({1: "person"})
+    assert [r["track_id"] for r in records] == [5, None]  # -1: not yet a track
+    assert "track_id" not in Detections.empty().to_records({}) and "track_id" not in d[
+        :0
+    ].to_records({})
+    with pytest.raises(ValueError, match=r"track_ids: expected shape \(3,\)"):
+        Detections(d.boxes, d.scores, d.class_ids, track_ids=np.array([1, 2]))
+    with pytest.raises(TypeError, match="integer"):
+        Detections(d.boxes, d.scores, d.class_ids, track_ids=np.array([1.0, 2.0, 3.0]))
+
+
+def test_records_carry_keypoints_as_x_y_score():
+    d = Detections(
+        np.array([[0, 0, 10, 10]], np.float32),
+        np.array([0.9], np.float32),
+        np.array([1], np.int32),
+        keypoints=np.array([[[1.25, 2.0], [3.0, 4.0]]], np.float32),
+        keypoint_scores=np.array([[0.5, 0.25]], np.float32),
+    )
+    assert d.to_records({})[0]["keypoints"] == [[1.2, 2.0, 0.5], [3.0, 4.0, 0.25]]

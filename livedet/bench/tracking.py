@@ -1,0 +1,173 @@
+"""`livedet bench` section: what tracking costs and how well it tracks, on synthetic scenes.
+
+1. accuracy: MOTA, IDF1 and ID switches (motmetrics) on the standard scene, detector at camera
+   rate and at a tenth of it;
+2. smooth view: camera 30 fps, inference every 10th frame; mean IoU to the truth on the frames in
+   between, for boxes carried by Tracker.predict, held still, or extrapolated from the last two
+   detections;
+3. cost: milliseconds per tracker update with N objects (single thread, as in the pipeline).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from livedet.bench.tracking_scenes import Frame, NoisyDetector, crowd_scene, iou, standard_scene
+from livedet.detections import Detections
+from livedet.tracking import ByteTrack, Tracker
+
+
+def mot_metrics(
+    frames: list[Frame],
+    *,
+    seed: int = 0,
+    every: int = 1,
+    make_tracker: Callable[[], Tracker] = ByteTrack,
+) -> dict[str, float]:
+    """MOTA, IDF1, ID switches of the tracker fed by a NoisyDetector on every `every`-th frame,
+    scored on those frames (IoU >= 0.5 is a match; UNCONFIRMED boxes are not hypotheses)."""
+    import motmetrics
+
+    detector = NoisyDetector(seed=seed)
+    tracker = make_tracker()
+    accumulator = motmetrics.MOTAccumulator(auto_id=True)
+    for frame in frames[::every]:
+        tracked = tracker.update(detector.detect(frame), frame.t)
+        assert tracked.track_ids is not None
+        confirmed = tracked[tracked.track_ids >= 0]
+        truth_ids = list(frame.truth)
+        truth_boxes = [frame.truth[i] for i in truth_ids]
+        distances = np.full((len(truth_ids), len(confirmed)), np.nan)
+        for row, truth in enumerate(truth_boxes):
+            for col, box in enumerate(confirmed.boxes):
+                overlap = iou(truth, box)
+                if overlap >= 0.5:
+                    distances[row, col] = 1.0 - overlap
+        # motmetrics 1.4's own iou_matrix uses np.asfarray, gone in numpy 2: distances by hand.
+        assert confirmed.track_ids is not None
+        accumulator.update(truth_ids, confirmed.track_ids.tolist(), distances)
+    names = ["mota", "idf1", "num_switches", "num_misses", "num_false_positives", "num_objects"]
+    summary = motmetrics.metrics.create().compute(accumulator, metrics=names, name="scene")
+    row = summary.to_dict("records")[0]
+    return {
+        "mota": round(float(row["mota"]), 3),
+        "idf1": round(float(row["idf1"]), 3),
+        "id_switches": int(row["num_switches"]),
+        "misses": int(row["num_misses"]),
+        "false_positives": int(row["num_false_positives"]),
+        "truth_boxes": int(row["num_objects"]),
+    }
+
+
+def smooth_view_iou(frames: list[Frame], *, every: int = 10, seed: int = 0) -> dict[str, float]:
+    """Mean IoU to the truth on frames without an inference, for three ways to draw them.
+
+    predict_linear: Tracker.predict with carry="linear" (the default: each box moves on at the
+    speed between its last two detections); predict_kalman: with carry="kalman" (the tracker's
+    Kalman filter); hold: the last tracked boxes, still. Each track is paired with the true
+    object it overlapped most at its last inference."""
+    sums = {"predict_linear": 0.0, "predict_kalman": 0.0, "hold": 0.0}
+    count = 0
+    for carry in ("linear", "kalman"):
+        carried, held, count = _carried_iou(frames, every=every, seed=seed, carry=carry)
+        sums[f"predict_{carry}"], sums["hold"] = carried, held
+    return {name: round(total / max(count, 1), 3) for name, total in sums.items()} | {
+        "carried_boxes": count
+    }
+
+
+def _carried_iou(
+    frames: list[Frame], *, every: int, seed: int, carry: str
+) -> tuple[float, float, int]:
+    detector = NoisyDetector(seed=seed)
+    tracker = ByteTrack(carry=carry)
+    sums = {"predict": 0.0, "hold": 0.0}
+    count = 0
+    last: dict[int, tuple[int, np.ndarray, float]] = {}  # track -> (truth id, box, t)
+    for index, frame in enumerate(frames):
+        if index % every == 0:
+            tracked = tracker.update(detector.detect(frame), frame.t)
+            for track_id, truth_id, box in _pair_with_truth(tracked, frame):
+                last[track_id] = (truth_id, box, frame.t)
+            seen = set(tracked.track_ids.tolist()) if tracked.track_ids is not None else set()
+            last = {k: v for k, v in last.items() if k in seen}
+            continue
+        carried = tracker.predict(frame.t)
+        assert carried.track_ids is not None
+        carried_boxes = dict(zip(carried.track_ids.tolist(), carried.boxes, strict=True))
+        for track_id, (truth_id, box, _) in last.items():
+            truth = frame.truth.get(truth_id)
+            if truth is None or track_id not in carried_boxes:
+                continue
+            sums["predict"] += iou(truth, carried_boxes[track_id])
+            sums["hold"] += iou(truth, box)
+            count += 1
+    return sums["predict"], sums["hold"], count
+
+
+def _pair_with_truth(tracked: Detections, frame: Frame) -> list[tuple[int, int, np.ndarray]]:
+    if tracked.track_ids is None or not frame.truth:
+        return []
+    confirmed = tracked[tracked.track_ids >= 0]
+    truth_ids = list(frame.truth)
+    overlaps = np.array([[iou(frame.truth[t], box) for t in truth_ids] for box in confirmed.boxes])
+    if overlaps.size == 0:
+        return []
+    rows, cols = linear_sum_assignment(overlaps, maximize=True)
+    assert confirmed.track_ids is not None
+    return [
+        (int(confirmed.track_ids[r]), truth_ids[c], confirmed.boxes[r])
+        for r, c in zip(rows, cols, strict=True)
+        if overlaps[r, c] >= 0.3
+    ]
+
+
+def update_cost_ms(objects: int, *, seconds: float = 4.0) -> dict[str, float]:
+    """Median and 95th-percentile milliseconds of one update with `objects` people in view, and
+    of one predict (detector time excluded)."""
+    frames = crowd_scene(objects, seconds=seconds)
+    detector = NoisyDetector(seed=0, false_positives=0.0, frame_size=(1280, 720))
+    detections = [detector.detect(frame) for frame in frames]
+    tracker = ByteTrack()
+    update_ms, predict_ms = [], []
+    for frame, found in zip(frames, detections, strict=True):
+        start = time.perf_counter()
+        tracker.update(found, frame.t)
+        update_ms.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        tracker.predict(frame.t + 1 / 60)
+        predict_ms.append((time.perf_counter() - start) * 1000)
+    warm = slice(10, None)  # the first updates allocate the tracks
+    return {
+        "objects": objects,
+        "update_ms_median": round(float(np.median(update_ms[warm])), 3),
+        "update_ms_p95": round(float(np.percentile(update_ms[warm], 95)), 3),
+        "predict_ms_median": round(float(np.median(predict_ms[warm])), 3),
+    }
+
+
+def run(object_counts: tuple[int, ...] = (10, 50, 100)) -> dict[str, Any]:
+    """The whole section as one JSON-ready dict (the `tracking` key of `livedet bench`)."""
+    scene = standard_scene()
+    result: dict[str, Any] = {"scene": "standard: 10 s, 30 fps, 640x360, 8 objects"}
+    try:
+        result["accuracy"] = {
+            "detector_every_frame": mot_metrics(scene),
+            "detector_every_10th_frame": mot_metrics(scene, every=10),
+        }
+    except ImportError:
+        result["accuracy"] = "skipped: pip install motmetrics"
+    result["smooth_view_every_10th"] = smooth_view_iou(scene, every=10)
+    result["cost"] = [update_cost_ms(n) for n in object_counts]
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))

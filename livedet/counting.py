@@ -1,0 +1,295 @@
+"""Counting tracked objects: crossings of lines (in/out per class) and zones (inside, entries,
+exits, dwell time), as events and running totals.
+
+Every object is judged by one anchor point of its box (default: bottom centre, where a person's
+feet or a car's wheels touch the ground). A side change counts only when the anchor is clearly
+past the line or zone edge (a margin) on `confirm_updates` consecutive updates, so a box that
+jitters on the line is counted once at most (supervision#2598); a track that vanishes for a
+while keeps its state for `forget_after_s`, so it is not counted again when it comes back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from livedet.detections import Detections, label_name
+from livedet.errors import UsageError
+from livedet.regions import (
+    LineSpec,
+    ZoneSpec,
+    parse_line,
+    parse_zone,
+    polygon_signed_distance,
+    to_pixels,
+)
+
+__all__ = ["ANCHORS", "Counters", "LineSpec", "ZoneSpec", "parse_line", "parse_zone"]
+
+ANCHORS = ("bottom_center", "center")
+
+
+@dataclass
+class _SideState:
+    """Where one track stands relative to one line or zone, with a pending change."""
+
+    side: int | None = None  # line: -1 left / +1 right; zone: 0 outside / 1 inside
+    pending: int | None = None
+    pending_count: int = 0
+    anchor_on_side: np.ndarray | None = None  # last anchor seen clearly on `side`
+    since: float = 0.0  # zone: when it entered
+    label: str = ""
+    class_id: int = 0
+
+    def observe(self, side: int | None, confirm: int) -> int | None:
+        """Feed one observation (None: within the margin); return the new side on a change."""
+        if side is None:
+            return None
+        if self.side is None or side == self.side:
+            self.side, self.pending, self.pending_count = side, None, 0
+            return None
+        self.pending_count = self.pending_count + 1 if side == self.pending else 1
+        self.pending = side
+        if self.pending_count < confirm:
+            return None
+        self.side, self.pending, self.pending_count = side, None, 0
+        return side
+
+
+@dataclass
+class _Line:
+    spec: LineSpec
+    start: np.ndarray
+    end: np.ndarray
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"in": Counter(), "out": Counter()}
+    )
+
+
+@dataclass
+class _Zone:
+    spec: ZoneSpec
+    polygon: np.ndarray
+    entries: Counter[str] = field(default_factory=Counter)
+    exits: Counter[str] = field(default_factory=Counter)
+    dwell_seconds: list[float] = field(default_factory=list)
+
+
+class Counters:
+    """Line and zone counts of one source; `update` with each frame's tracked detections.
+
+    frame_size: (width, height) in pixels; fractional coordinates of lines and zones scale to it.
+    source: the source name written into every event.
+    anchor: "bottom_center" (people, cars on the ground) or "center" (a top-down camera).
+    margin_px: how far past a line or zone edge the anchor must be before it counts as across;
+        None: 1 % of the frame's short side. The margin also grows to 10 % of each box's height,
+        since a detector's box edges jitter in proportion to the box.
+    confirm_updates: consecutive updates the anchor must stay across; 2 ignores a single wild box.
+    forget_after_s: a track unseen this long is forgotten (an object inside a zone then exits,
+        marked "lost"). Keep it at least the tracker's lost_track_seconds, else an object
+        re-found after a long occlusion would enter a zone twice.
+    Feed it fresh inferences only, not boxes carried by Tracker.predict: a carried box overshoots
+    when the object stops, and a count must come from something seen.
+    """
+
+    def __init__(
+        self,
+        lines: Sequence[LineSpec] = (),
+        zones: Sequence[ZoneSpec] = (),
+        *,
+        frame_size: tuple[int, int],
+        source: str = "0",
+        anchor: str = "bottom_center",
+        margin_px: float | None = None,
+        confirm_updates: int = 2,
+        forget_after_s: float = 3.0,
+    ) -> None:
+        if anchor not in ANCHORS:
+            raise UsageError(f"anchor {anchor!r}: unknown; choose one of {', '.join(ANCHORS)}")
+        width, height = frame_size
+        self.source = source
+        self.anchor = anchor
+        self.margin_px = 0.01 * min(width, height) if margin_px is None else margin_px
+        self.confirm_updates = max(1, confirm_updates)
+        self.forget_after_s = forget_after_s
+        self.lines = [_Line(s, *to_pixels(s.points, width, height)) for s in lines]
+        self.zones = [_Zone(s, to_pixels(s.points, width, height)) for s in zones]
+        self._line_state: dict[tuple[int, int], _SideState] = {}
+        self._zone_state: dict[tuple[int, int], _SideState] = {}
+        self._last_seen: dict[int, float] = {}
+        self._now = 0.0
+
+    def update(
+        self, tracked: Detections, timestamp: float, labels: Mapping[int, str]
+    ) -> list[dict[str, Any]]:
+        """Judge this frame's tracked boxes (track_ids required; UNCONFIRMED ones are ignored);
+        return the events it caused, oldest first."""
+        if tracked.track_ids is None:
+            raise ValueError("Counters.update needs tracked detections (track_ids is None)")
+        self._now = timestamp
+        events: list[dict[str, Any]] = []
+        anchors = self._anchors(tracked.boxes)
+        for i, track_id in enumerate(tracked.track_ids.tolist()):
+            if track_id < 0:
+                continue
+            class_id = int(tracked.class_ids[i])
+            label = label_name(labels, class_id)
+            box_height = float(tracked.boxes[i, 3] - tracked.boxes[i, 1])
+            margin = max(self.margin_px, 0.1 * box_height)
+            self._last_seen[track_id] = timestamp
+            for index, line in enumerate(self.lines):
+                state = self._line_state.setdefault((track_id, index), _SideState())
+                state.label, state.class_id = label, class_id
+                event = self._judge_line(line, state, anchors[i], margin)
+                if event:
+                    events.append(
+                        self._event(event, timestamp, track_id, state, line=line.spec.name)
+                    )
+            for index, zone in enumerate(self.zones):
+                state = self._zone_state.setdefault((track_id, index), _SideState())
+                state.label, state.class_id = label, class_id
+                event = self._judge_zone(zone, state, anchors[i], margin, timestamp)
+                if event:
+                    events.append(
+                        self._event(event, timestamp, track_id, state, zone=zone.spec.name)
+                    )
+        events.extend(self._forget_lost_tracks(timestamp))
+        return events
+
+    def as_dict(self) -> dict[str, Any]:
+        """Totals for --stats: per line in/out, per zone inside/entries/exits/dwell, by class."""
+        lines = {}
+        for line in self.lines:
+            by_class = {
+                label: {"in": line.counts["in"][label], "out": line.counts["out"][label]}
+                for label in sorted(set(line.counts["in"]) | set(line.counts["out"]))
+            }
+            lines[line.spec.name] = {
+                "in": sum(line.counts["in"].values()),
+                "out": sum(line.counts["out"].values()),
+                "by_class": by_class,
+            }
+        zones = {}
+        for index, zone in enumerate(self.zones):
+            inside = self.inside(index)
+            inside_by_class = Counter(state.label for _, state in inside)
+            labels = sorted(set(zone.entries) | set(zone.exits) | set(inside_by_class))
+            dwell = zone.dwell_seconds
+            zones[zone.spec.name] = {
+                "inside": len(inside),
+                "entries": sum(zone.entries.values()),
+                "exits": sum(zone.exits.values()),
+                "by_class": {
+                    label: {
+                        "inside": inside_by_class[label],
+                        "entries": zone.entries[label],
+                        "exits": zone.exits[label],
+                    }
+                    for label in labels
+                },
+                "mean_dwell_s": round(sum(dwell) / len(dwell), 2) if dwell else None,
+                "dwelling_s": {
+                    str(track_id): round(self._now - state.since, 2) for track_id, state in inside
+                },
+            }
+        return {"source": self.source, "lines": lines, "zones": zones}
+
+    def inside(self, zone_index: int) -> list[tuple[int, _SideState]]:
+        """(track id, state) of the tracks inside zone `zone_index` now."""
+        return [
+            (track_id, state)
+            for (track_id, index), state in self._zone_state.items()
+            if index == zone_index and state.side == 1
+        ]
+
+    def _anchors(self, boxes: np.ndarray) -> np.ndarray:
+        x = (boxes[:, 0] + boxes[:, 2]) / 2
+        y = boxes[:, 3] if self.anchor == "bottom_center" else (boxes[:, 1] + boxes[:, 3]) / 2
+        return np.stack([x, y], axis=1).reshape(-1, 2)
+
+    def _judge_line(
+        self, line: _Line, state: _SideState, anchor: np.ndarray, margin: float
+    ) -> str | None:
+        direction = line.end - line.start
+        length = float(np.hypot(*direction))
+        offset = anchor - line.start
+        # > 0: right of the walker going start -> end (image y points down).
+        distance = float(direction[0] * offset[1] - direction[1] * offset[0]) / length
+        side = None if abs(distance) <= margin else (1 if distance > 0 else -1)
+        before = state.anchor_on_side
+        changed = state.observe(side, self.confirm_updates)
+        if side is not None and side == state.side:
+            state.anchor_on_side = anchor
+        if changed is None or before is None:
+            return None
+        # The path from the last anchor on the old side must cross the segment itself (margin
+        # allowed at the ends), not the infinite line beyond it.
+        d_before = float(
+            direction[0] * (before - line.start)[1] - direction[1] * (before - line.start)[0]
+        )
+        d_now = distance * length
+        crossing = before + (anchor - before) * (d_before / (d_before - d_now))
+        along = float(np.dot(crossing - line.start, direction)) / length
+        if not -margin <= along <= length + margin:
+            return None
+        direction_name = "in" if changed == 1 else "out"
+        line.counts[direction_name][state.label] += 1
+        return direction_name
+
+    def _judge_zone(
+        self, zone: _Zone, state: _SideState, anchor: np.ndarray, margin: float, timestamp: float
+    ) -> str | None:
+        distance = polygon_signed_distance(zone.polygon, anchor)  # > 0 inside
+        side = None if abs(distance) <= margin else int(distance > 0)
+        first_sight = state.side is None
+        changed = state.observe(side, self.confirm_updates)
+        if first_sight and state.side == 1:
+            changed = 1  # first seen inside: it entered unseen (or the run began with it there)
+        if changed == 1:
+            state.since = timestamp
+            zone.entries[state.label] += 1
+            return "enter"
+        if changed == 0:
+            zone.exits[state.label] += 1
+            zone.dwell_seconds.append(timestamp - state.since)
+            return "exit"
+        return None
+
+    def _forget_lost_tracks(self, timestamp: float) -> list[dict[str, Any]]:
+        events = []
+        lost = [t for t, seen in self._last_seen.items() if timestamp - seen > self.forget_after_s]
+        for track_id in lost:
+            last_seen = self._last_seen.pop(track_id)
+            for index, zone in enumerate(self.zones):
+                state = self._zone_state.pop((track_id, index), None)
+                if state is not None and state.side == 1:
+                    zone.exits[state.label] += 1
+                    zone.dwell_seconds.append(last_seen - state.since)
+                    event = self._event("exit", last_seen, track_id, state, zone=zone.spec.name)
+                    event["lost"] = True
+                    events.append(event)
+            for index in range(len(self.lines)):
+                self._line_state.pop((track_id, index), None)
+        return events
+
+    def _event(
+        self, kind: str, t: float, track_id: int, state: _SideState, **where: str
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {"event": "cross" if kind in ("in", "out") else kind}
+        if kind in ("in", "out"):
+            event["direction"] = kind
+        event.update(
+            t=round(t, 3),
+            source=self.source,
+            track_id=track_id,
+            class_id=state.class_id,
+            label=state.label,
+            **where,
+        )
+        if kind == "exit" and "zone" in where:
+            event["dwell_s"] = round(t - state.since, 2)
+        return event
