@@ -11,7 +11,7 @@ from typing import Any
 
 from livedet.config import Config
 from livedet.detector import Detector, Selection
-from livedet.display import Window, check_display_available
+from livedet.display import STOP_EVENTS, Window, check_display_available
 from livedet.errors import one_line
 from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, configure_tensorflow, load_model, resolve_model
@@ -154,7 +154,10 @@ def _run(
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
         pipeline.run()
         if window is not None and config.photo and pipeline.last_rendered is not None:
-            while not control.stop_reading.is_set() and window.show(pipeline.last_rendered, 50):
+            while (
+                not control.stop_reading.is_set()
+                and window.show(pipeline.last_rendered, 50) not in STOP_EVENTS
+            ):
                 pass  # a photo stays on screen until q/Esc or the window is closed
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from livedet.detections import Detections
-from livedet.display import Window
+from livedet.display import STOP_EVENTS, Window
 from livedet.errors import LivedetError, RuntimeFailure, one_line
 from livedet.render import annotate, draw_status
 from livedet.sources import Frame, Source
@@ -205,7 +205,7 @@ class Pipeline:
                 image, self._latest_render = self._latest_render, None
                 if image is None:
                     image = self._outage_screen()
-                if not self.window.show(image, wait_ms=5):
+                if self.window.show(image, wait_ms=5) in STOP_EVENTS:
                     self.stop_reading.set()  # q/Esc/closed window: finish in-flight frames
             else:
                 workers[-1].join(_POLL)
