@@ -1,18 +1,66 @@
-"""The on-screen window. OpenCV's HighGUI must be driven from the main thread only."""
+"""The on-screen window. OpenCV's HighGUI must be driven from the main thread only.
+
+`Window.show()` returns what the user asked for (a key or closing the window) as an event string;
+the window handles its own keys (f: fullscreen, h: help) and never raises when the window manager
+has already destroyed it.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import logging
 import os
 import sys
+import time
+from collections.abc import Sequence
+from typing import Final
 
 import cv2
 import numpy as np
 
 from livedet.errors import UsageError
 
-QUIT_KEYS = frozenset({ord("q"), ord("Q"), 27})  # q or Esc
-# The largest window opened for a video (bigger videos are shown shrunk; the user can resize).
-MAX_WINDOW_WIDTH, MAX_WINDOW_HEIGHT = 1600, 900
+log = logging.getLogger(__name__)
+
+# Events returned by Window.show(); None means nothing happened.
+QUIT: Final = "quit"  # q or Esc
+CLOSED: Final = "closed"  # the window was closed by the window manager (close button, Alt+F4)
+PAUSE: Final = "pause"  # space
+SNAPSHOT: Final = "snapshot"  # s
+THRESHOLD_UP: Final = "threshold_up"  # + or =
+THRESHOLD_DOWN: Final = "threshold_down"  # -
+FOCUS_PREFIX: Final = "focus:"  # digit N: "focus:0" the grid, "focus:N" source N
+STOP_EVENTS = frozenset({QUIT, CLOSED})  # the events after which a run ends
+
+_KEY_EVENTS = {
+    ord("q"): QUIT,
+    ord("Q"): QUIT,
+    27: QUIT,
+    ord(" "): PAUSE,
+    ord("s"): SNAPSHOT,
+    ord("+"): THRESHOLD_UP,
+    ord("="): THRESHOLD_UP,
+    ord("-"): THRESHOLD_DOWN,
+    **{ord(str(n)): f"{FOCUS_PREFIX}{n}" for n in range(10)},
+}
+HELP_LINES = (
+    "q / Esc   quit",
+    "space     pause",
+    "f         fullscreen on/off",
+    "s         snapshot to a file",
+    "+ / -     detection threshold",
+    "0-9       grid / source N",
+    "h         this help",
+)
+HELP_SECONDS_AT_START = 3.0
+# Screen size when the X server cannot be asked (Wayland without XWayland, macOS, Windows).
+FALLBACK_SCREEN_SIZE = (1600, 900)
+# A window (not fullscreen) takes at most this share of the screen: room for title bar and panels.
+WINDOW_SCREEN_SHARE = 0.9
+# A window hidden this long is taken as closed; shorter gaps are a window manager re-parenting
+# or re-mapping it (fullscreen toggles, openbox starting after the window).
+CLOSED_AFTER_HIDDEN_SECONDS = 0.25
 
 
 def check_display_available() -> None:
@@ -33,26 +81,92 @@ def check_display_available() -> None:
         )
 
 
+def screen_size() -> tuple[int, int]:
+    """(width, height) of the X screen in pixels, asked of libX11 directly (no extra package);
+    FALLBACK_SCREEN_SIZE where there is no X server to ask."""
+    library = ctypes.util.find_library("X11")
+    if not library or not os.environ.get("DISPLAY"):
+        return FALLBACK_SCREEN_SIZE
+    try:
+        x11 = ctypes.CDLL(library)
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        for name in ("XDefaultScreen", "XCloseDisplay"):
+            getattr(x11, name).argtypes = [ctypes.c_void_p]
+        for name in ("XDisplayWidth", "XDisplayHeight"):
+            getattr(x11, name).argtypes = [ctypes.c_void_p, ctypes.c_int]
+        display = x11.XOpenDisplay(None)
+        if not display:
+            return FALLBACK_SCREEN_SIZE
+        try:
+            screen = x11.XDefaultScreen(display)
+            width, height = x11.XDisplayWidth(display, screen), x11.XDisplayHeight(display, screen)
+        finally:
+            x11.XCloseDisplay(display)
+    except (OSError, AttributeError):
+        return FALLBACK_SCREEN_SIZE
+    return (width, height) if width > 0 and height > 0 else FALLBACK_SCREEN_SIZE
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fit ``width`` x ``height`` at its own aspect ratio, centred on black."""
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fitted_w = max(1, min(width, round(image.shape[1] * scale)))
+    fitted_h = max(1, min(height, round(image.shape[0] * scale)))
+    shrinking = scale < 1
+    fitted = cv2.resize(
+        image, (fitted_w, fitted_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
+    canvas = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - fitted_h) // 2, (width - fitted_w) // 2
+    canvas[top : top + fitted_h, left : left + fitted_w] = fitted
+    return canvas
+
+
+def draw_help(image: np.ndarray, lines: Sequence[str] = HELP_LINES) -> np.ndarray:
+    """The key list on a dark panel at the bottom-left (a copy; the recording never gets it)."""
+    out = image.copy()
+    scale = max(0.4, min(out.shape[:2]) / 900)
+    thickness = max(1, round(scale * 1.5))
+    sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness) for line in lines]
+    line_h = max(h + b for (_, h), b in sizes) + 6
+    panel_w = min(out.shape[1], max(w for (w, _), _ in sizes) + 20)
+    panel_h = min(out.shape[0], line_h * len(lines) + 14)
+    top = out.shape[0] - panel_h
+    panel = out[top:, :panel_w]
+    panel[:] = (panel * 0.25).astype(np.uint8)
+    for row, line in enumerate(lines):
+        origin = (10, top + 7 + line_h * (row + 1) - 6)
+        cv2.putText(
+            out, line, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, 16
+        )
+    return out
+
+
 class Window:
-    """A resizable window; `show()` returns False once the user pressed q/Esc or closed it."""
+    """A window titled ``title`` (say which source it shows) that fits the screen.
+
+    ``fullscreen``: the picture fills the whole screen, letterboxed on black, with or without a
+    window manager (without one, the window is placed at 0,0 at the screen's size itself).
+    `show()` returns None or one of the events above; after CLOSED every later call returns
+    CLOSED again without reopening the window.
+    """
 
     def __init__(self, title: str = "livedet", *, fullscreen: bool = False) -> None:
         self.title = title
-        self._fullscreen = fullscreen
+        self.fullscreen = fullscreen
+        self.closed = False
         self._opened = False
-        self._sized = False
-
-    def _fit_window(self, width: int, height: int) -> None:
-        """Open at the video's own size (Qt's default is a small fixed box), shrunk to fit."""
-        scale = min(1.0, MAX_WINDOW_WIDTH / width, MAX_WINDOW_HEIGHT / height)
-        cv2.resizeWindow(self.title, max(1, int(width * scale)), max(1, int(height * scale)))
-        self._sized = True
+        self._seen_visible = False
+        self._hidden_since: float | None = None
+        self._image_size: tuple[int, int] | None = None  # of the last picture shown
+        self._screen = FALLBACK_SCREEN_SIZE
+        self._help_until = 0.0
+        self._help_on = False
+        self._last_image: np.ndarray | None = None
 
     def __enter__(self) -> Window:
-        # pip OpenCV's Qt backend warns about missing bundled fonts on every start; the text we
-        # draw does not use them. --debug (TF_CPP_MIN_LOG_LEVEL unset) keeps the warnings.
-        if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") >= "2":
-            os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false;qt.*.warning=false")
+        self._screen = screen_size()
         try:
             # GUI_NORMAL: no Qt toolbar/status bar, just the picture (kiosks).
             cv2.namedWindow(
@@ -60,24 +174,118 @@ class Window:
             )
         except cv2.error as e:
             raise UsageError(f"cannot open a window: {e.msg.strip()}; pass --no-display") from e
-        if self._fullscreen:
-            cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
         self._opened = True
+        self._help_until = time.monotonic() + HELP_SECONDS_AT_START
+        if self.fullscreen:
+            self._enter_fullscreen()
         return self
 
-    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> bool:
+    # -- geometry ---------------------------------------------------------------------------
+
+    def _enter_fullscreen(self) -> None:
+        # A window manager honours the fullscreen property; without one (a bare kiosk X server)
+        # nobody does, so the window is also placed and sized to cover the screen by hand.
+        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        cv2.moveWindow(self.title, 0, 0)
+        cv2.resizeWindow(self.title, *self._screen)
+
+    def _leave_fullscreen(self) -> None:
+        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL)
+        if self._image_size is not None:
+            self._fit_window(*self._image_size)
+
+    def _fit_window(self, width: int, height: int) -> None:
+        """Open at the picture's own size (Qt's default is a small fixed box), shrunk to fit
+        the screen."""
+        screen_w, screen_h = self._screen
+        scale = min(
+            1.0, screen_w * WINDOW_SCREEN_SHARE / width, screen_h * WINDOW_SCREEN_SHARE / height
+        )
+        cv2.resizeWindow(self.title, max(1, int(width * scale)), max(1, int(height * scale)))
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None:
+        """Show ``image`` (None: keep the last one) and wait up to ``wait_ms`` for a key."""
+        if self.closed:
+            time.sleep(wait_ms / 1000)  # the caller may poll until its threads finish
+            return CLOSED
         if image is not None:
-            if not self._sized and not self._fullscreen:
-                self._fit_window(image.shape[1], image.shape[0])
-            cv2.imshow(self.title, image)
+            size = (image.shape[1], image.shape[0])
+            if size != self._image_size:
+                self._image_size = size
+                if not self.fullscreen:
+                    self._fit_window(*size)
+            self._last_image = image
+        if image is not None or self._help_visible_changed():
+            self._paint()
         key = cv2.waitKey(wait_ms) & 0xFF
-        if key in QUIT_KEYS:
+        if self._window_was_closed():
+            self.closed = True
+            return CLOSED
+        return self._handle_key(key)
+
+    def _paint(self) -> None:
+        if self._last_image is None:
+            return
+        image = self._last_image
+        if self.fullscreen:
+            image = letterbox(image, *self._screen)  # black bars, not Qt's grey
+        if self._help_visible():
+            image = draw_help(image)
+        cv2.imshow(self.title, image)
+
+    def _help_visible(self) -> bool:
+        return self._help_on or time.monotonic() < self._help_until
+
+    def _help_visible_changed(self) -> bool:
+        """True once, when the start-up help times out: repaint without it while paused."""
+        if self._help_until and time.monotonic() >= self._help_until:
+            self._help_until = 0.0
+            return True
+        return False
+
+    def _handle_key(self, key: int) -> str | None:
+        if key == ord("f"):
+            self.fullscreen = not self.fullscreen
+            self._enter_fullscreen() if self.fullscreen else self._leave_fullscreen()
+            self._paint()
+            return None
+        if key == ord("h"):
+            self._help_on, self._help_until = not self._help_on, 0.0
+            self._paint()
+            return None
+        return _KEY_EVENTS.get(key)
+
+    def _window_was_closed(self) -> bool:
+        """The window manager closed the window (close button, Alt+F4).
+
+        WND_PROP_VISIBLE also reads < 1 before the window is first mapped and while a window
+        manager re-parents or re-maps it; taking that for "closed" ended live runs after a few
+        frames. So: only a window seen visible can be closed, and only once it stayed hidden
+        for CLOSED_AFTER_HIDDEN_SECONDS."""
+        try:
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:  # the backend already forgot the window
+            return self._seen_visible
+        if visible:
+            self._seen_visible, self._hidden_since = True, None
             return False
-        # The window's close button: the property drops below 1 once it is gone.
-        return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        if not self._seen_visible:
+            return False
+        now = time.monotonic()
+        if self._hidden_since is None:
+            self._hidden_since = now
+        return now - self._hidden_since >= CLOSED_AFTER_HIDDEN_SECONDS
 
     def __exit__(self, *exc: object) -> None:
-        if self._opened:
+        if not self._opened:
+            return
+        self._opened = False
+        if self.closed:
+            return  # the window manager destroyed it; destroyWindow would raise NULL guiReceiver
+        try:
             cv2.destroyWindow(self.title)
             cv2.waitKey(1)  # let HighGUI process the destroy event
-            self._opened = False
+        except cv2.error as e:
+            log.debug("window %r was already gone: %s", self.title, e)

@@ -76,18 +76,48 @@ def _scale(frame: np.ndarray) -> tuple[int, float]:
     return max(2, round(short_side / 300)), max(0.35, short_side / 900)
 
 
+# A tag is at most this share of its box's height (4K frames once had 95 px tags on 98 px boxes),
+# but never smaller than MIN_FONT_SCALE, where Hershey text stops being readable.
+TAG_SHARE_OF_BOX_HEIGHT = 0.3
+MIN_FONT_SCALE = 0.35
+OVERLAY_MODES = ("full", "fps", "none")
+
+
+def _tag_font_scale(frame_scale: float, box_height: float, thickness: int) -> float:
+    (_, text_h), baseline = cv2.getTextSize("Ag", FONT, frame_scale, thickness)
+    tag_h = text_h + baseline + 2 * thickness
+    cap = frame_scale * TAG_SHARE_OF_BOX_HEIGHT * max(box_height, 1) / tag_h
+    return max(MIN_FONT_SCALE, min(frame_scale, cap))
+
+
+def tag_text(
+    labels: Mapping[int, str], class_id: int, score: float, track_id: int | None = None
+) -> str:
+    """``#<track> <label> <score>`` with a track id, ``<label> <score>`` without."""
+    text = f"{label_name(labels, class_id)} {score:.2f}"
+    return text if track_id is None else f"#{track_id} {text}"
+
+
 def annotate(
     frame: np.ndarray,
     detections: Detections,
     labels: Mapping[int, str],
     *,
     status_lines: Sequence[str] = (),
+    overlay: str = "full",
 ) -> np.ndarray:
-    """Draw boxes, label tags, keypoints and status lines on `frame` in place; return it."""
-    thickness, font_scale = _scale(frame)
+    """Draw boxes, label tags, keypoints and status lines on `frame` in place; return it.
+
+    Lower scores are drawn first, so the best detection's box and tag are on top. ``overlay``:
+    "full" draws every status line, "fps" only the first (the FPS line), "none" no status at all
+    (boxes and tags are always drawn). The status panel goes to the corner where it covers the
+    least of the detections."""
+    if overlay not in OVERLAY_MODES:
+        raise ValueError(f"overlay {overlay!r}: use one of {', '.join(OVERLAY_MODES)}")
+    thickness, frame_font_scale = _scale(frame)
     text_thickness = thickness // 2  # _scale gives >= 2, so this is >= 1
-    height, width = frame.shape[:2]
-    for i in range(len(detections)):
+    track_ids = getattr(detections, "track_ids", None)
+    for i in np.argsort(detections.scores, kind="stable"):
         class_id = int(detections.class_ids[i])
         colour = class_colour(class_id)
         x1, y1, x2, y2 = (int(round(v)) for v in detections.boxes[i])
@@ -97,29 +127,57 @@ def annotate(
             _draw_keypoints(
                 frame, detections.keypoints[i], detections.keypoint_scores[i], colour, thickness
             )
-        text = f"{label_name(labels, class_id)} {detections.scores[i]:.2f}"
-        (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, text_thickness)
-        pad = thickness
-        tag_h = text_h + baseline + 2 * pad
-        # Above the box when there is room, else inside it; never off the frame.
-        tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else min(y1, height - tag_h)
-        tag_x1 = min(max(x1, 0), max(0, width - text_w - 2 * pad))
-        cv2.rectangle(
-            frame, (tag_x1, tag_y1), (tag_x1 + text_w + 2 * pad, tag_y1 + tag_h), colour, cv2.FILLED
-        )
-        cv2.putText(
-            frame,
-            text,
-            (tag_x1 + pad, tag_y1 + pad + text_h),
-            FONT,
-            font_scale,
-            text_colour_for(colour),
-            text_thickness,
-            cv2.LINE_AA,
-        )
-    if status_lines:
-        draw_status(frame, status_lines)
+        track_id = None if track_ids is None else int(track_ids[i])
+        text = tag_text(labels, class_id, float(detections.scores[i]), track_id)
+        font_scale = _tag_font_scale(frame_font_scale, y2 - y1, text_thickness)
+        _draw_tag(frame, text, (x1, y1), colour, font_scale, text_thickness, pad=thickness)
+    lines = {"full": list(status_lines), "fps": list(status_lines[:1]), "none": []}[overlay]
+    if lines:
+        draw_status(frame, lines, avoid=detections.boxes)
     return frame
+
+
+def _draw_tag(
+    frame: np.ndarray,
+    text: str,
+    box_corner: tuple[int, int],
+    colour: tuple[int, int, int],
+    font_scale: float,
+    text_thickness: int,
+    *,
+    pad: int,
+) -> None:
+    """A filled tag above the box when there is room, else inside it; never off the frame.
+    ASCII goes through OpenCV (fastest); other text through a TrueType font (livedet.text)."""
+    height, width = frame.shape[:2]
+    x1, y1 = box_corner
+    (text_w, text_h), baseline = cv2.getTextSize(text, FONT, font_scale, text_thickness)
+    bitmap = None
+    if not text.isascii():
+        from livedet.text import render_tag
+
+        bitmap = render_tag(text, text_h, text_colour_for(colour), colour, pad)
+    if bitmap is not None:
+        tag_h, tag_w = bitmap.shape[:2]
+    else:
+        tag_h, tag_w = text_h + baseline + 2 * pad, text_w + 2 * pad
+    tag_y1 = y1 - tag_h if y1 - tag_h >= 0 else min(max(y1, 0), max(0, height - tag_h))
+    tag_x1 = min(max(x1, 0), max(0, width - tag_w))
+    if bitmap is not None:
+        visible = frame[tag_y1 : tag_y1 + tag_h, tag_x1 : tag_x1 + tag_w]
+        visible[:] = bitmap[: visible.shape[0], : visible.shape[1]]
+        return
+    cv2.rectangle(frame, (tag_x1, tag_y1), (tag_x1 + tag_w, tag_y1 + tag_h), colour, cv2.FILLED)
+    cv2.putText(
+        frame,
+        text,
+        (tag_x1 + pad, tag_y1 + pad + text_h),
+        FONT,
+        font_scale,
+        text_colour_for(colour),
+        text_thickness,
+        cv2.LINE_AA,
+    )
 
 
 def _draw_keypoints(
@@ -144,19 +202,46 @@ def _draw_keypoints(
             cv2.circle(frame, (int(x), int(y)), radius, colour, thickness // 2, cv2.LINE_AA)
 
 
-def draw_status(frame: np.ndarray, lines: Sequence[str]) -> None:
-    """Status text (FPS, latency, reconnecting) top-left on a dark translucent panel."""
+def draw_status(
+    frame: np.ndarray, lines: Sequence[str], *, avoid: np.ndarray | None = None
+) -> tuple[int, int, int, int]:
+    """Status text (FPS, latency, reconnecting) on a compact dark translucent panel, in the
+    corner where it covers the least of the ``avoid`` boxes ((n, 4) x1, y1, x2, y2; top-left
+    when there are none). Returns the panel's (x1, y1, x2, y2)."""
     _, font_scale = _scale(frame)
-    font_scale *= 0.9
+    font_scale *= 0.7
     sizes = [cv2.getTextSize(line, FONT, font_scale, 1) for line in lines]
     line_h = max(h + b for (_, h), b in sizes) + 4
-    panel_w = max(w for (w, _), _ in sizes) + 12
-    panel_h = line_h * len(lines) + 8
-    panel = frame[0:panel_h, 0:panel_w]
-    panel[:] = (panel * 0.35).astype(np.uint8)  # darken in place: readable on any background
+    height, width = frame.shape[:2]
+    panel_w = min(width, max(w for (w, _), _ in sizes) + 12)
+    panel_h = min(height, line_h * len(lines) + 8)
+    corners = [
+        (0, 0),
+        (width - panel_w, 0),
+        (0, height - panel_h),
+        (width - panel_w, height - panel_h),
+    ]
+    boxes = np.zeros((0, 4)) if avoid is None else np.asarray(avoid, float).reshape(-1, 4)
+
+    def covered(corner: tuple[int, int]) -> float:
+        x, y = corner
+        overlap_w = np.clip(
+            np.minimum(boxes[:, 2], x + panel_w) - np.maximum(boxes[:, 0], x), 0, None
+        )
+        overlap_h = np.clip(
+            np.minimum(boxes[:, 3], y + panel_h) - np.maximum(boxes[:, 1], y), 0, None
+        )
+        return float((overlap_w * overlap_h).sum())
+
+    left, top = min(corners, key=covered)  # min keeps the first (top-left) on ties
+    panel = frame[top : top + panel_h, left : left + panel_w]
+    panel[:] = (panel * 0.4).astype(np.uint8)  # darken in place: readable on any background
     for row, line in enumerate(lines):
-        baseline_y = 4 + line_h * (row + 1) - 4
-        cv2.putText(frame, line, (6, baseline_y), FONT, font_scale, (255, 255, 255), 1, cv2.LINE_AA)
+        baseline_y = top + line_h * (row + 1)
+        cv2.putText(
+            frame, line, (left + 6, baseline_y), FONT, font_scale, (255, 255, 255), 1, cv2.LINE_AA
+        )
+    return left, top, left + panel_w, top + panel_h
 
 
 def status_lines(

@@ -66,19 +66,41 @@ def _write_failure(path: Path, error: Exception) -> RuntimeFailure:
     return RuntimeFailure(f"cannot write {path}: {reason}; free disk space or choose another --out")
 
 
+# --video-quality: libx264 (preset, crf) for each name, measured in docs/kiosk.md on the demo clip
+# (640x360, 250 frames, 226 KiB): fast 755 KiB at 1.5 ms CPU a frame, balanced 268 KiB at 3.4 ms,
+# small 169 KiB at 6.0 ms. ultrafast's files are 3-4x the input's size at any usable crf.
+VIDEO_QUALITY: dict[str, tuple[str, int]] = {
+    "fast": ("ultrafast", 23),
+    "balanced": ("veryfast", 23),
+    "small": ("medium", 28),
+}
+DEFAULT_VIDEO_QUALITY = "balanced"
+
+
 class VideoSink:
     """An annotated video. H.264 (PyAV/libx264) for .mp4/.mov/.mkv so browsers and phones play it;
-    OpenCV's writer where PyAV is unavailable. Frame times come from the source's timestamps."""
+    OpenCV's writer where PyAV is unavailable. Frame times come from the source's timestamps.
 
-    # ultrafast, measured by `livedet bench` on 2 cores: +15-20% file-mode frames/s over veryfast,
-    # whose encoder takes the CPU the model needs; files are ~2.3x larger at the same crf.
-    def __init__(self, path: Path, *, fps: float, codec_preset: str = "ultrafast") -> None:
+    ``quality`` is one of VIDEO_QUALITY's names: "fast" spends the least CPU (largest files, for
+    slow machines where the encoder would take time from the model), "balanced" keeps files near
+    the input's size, "small" makes the smallest files at several times the encode cost.
+    Odd frame sizes are encoded one pixel larger, repeating the edge pixels (H.264's 4:2:0 stores
+    even sizes only, and its cropping works in steps of 2 pixels).
+    """
+
+    def __init__(self, path: Path, *, fps: float, quality: str = DEFAULT_VIDEO_QUALITY) -> None:
+        if quality not in VIDEO_QUALITY:
+            raise SinkError(
+                f"unknown video quality {quality!r}; use one of {', '.join(VIDEO_QUALITY)}"
+            )
         self.path = path
         self.fps = fps if 0 < fps < 1000 else 25.0
         self.frames_written = 0
         self.encoder = ""
+        self.quality = quality
         self._tmp = temporary_path(path)
-        self._preset = codec_preset
+        self._preset, self._crf = VIDEO_QUALITY[quality]
+        self._pad = (0, 0)  # extra (right, bottom) edge pixels for H.264's even sizes
         self._size: tuple[int, int] | None = None
         self._container: Any = None
         self._stream: Any = None
@@ -111,6 +133,8 @@ class VideoSink:
         self._size = (width, height)
         if codec is not None and self._open_av(codec, width, height):
             return
+        if codec is not None:
+            reason = self._av_unavailable_reason(codec)
         writer = cv2.VideoWriter(
             str(self._tmp), cv2.VideoWriter.fourcc(*fourcc), self.fps, (width, height)
         )
@@ -118,13 +142,26 @@ class VideoSink:
             raise SinkError(f"cannot open a video writer for {self.path} ({fourcc}); try .avi")
         self._cv_writer = writer
         self.encoder = f"opencv/{fourcc}"
-        if codec == "libx264":
+        if codec is not None:
             log.warning(
-                "H.264 encoder unavailable (pip install av); %s uses %s, which many "
-                "browsers and phones cannot play",
+                "%s encoder unavailable (%s); %s uses %s, which many browsers and phones "
+                "cannot play",
+                codec,
+                reason,
                 self.path,
                 fourcc,
             )
+
+    @staticmethod
+    def _av_unavailable_reason(codec: str) -> str:
+        """Why PyAV cannot encode ``codec``: advice to install only when it is really missing."""
+        try:
+            import av
+        except ImportError:
+            return "pip install av"
+        if codec not in av.codecs_available:
+            return f"PyAV {av.__version__} was built without {codec}"
+        return "PyAV could not open it"
 
     def _open_av(self, codec: str, width: int, height: int) -> bool:
         try:
@@ -133,12 +170,19 @@ class VideoSink:
             return False
         if codec not in av.codecs_available:
             return False
-        if codec == "libx264" and (width % 2 or height % 2):
-            # yuv420p (what browsers play) needs even sizes; odd ones go through OpenCV instead.
-            log.warning(
-                "%s: odd frame size %dx%d, H.264/yuv420p needs even sizes", self.path, width, height
+        # yuv420p (what browsers play) stores even sizes only (so do VP9's 4:2:0 planes here).
+        self._pad = (width % 2, height % 2)
+        if self._pad != (0, 0):
+            log.info(
+                "%s: odd frame size %dx%d encoded as %dx%d (edge pixels repeated; 4:2:0 video "
+                "needs even sizes)",
+                self.path,
+                width,
+                height,
+                width + self._pad[0],
+                height + self._pad[1],
             )
-            return False
+        width, height = width + self._pad[0], height + self._pad[1]
         mp4_family = self.path.suffix.lower() in {".mp4", ".m4v", ".mov"}
         # faststart: the index goes first, so browsers can play while downloading.
         options = {"movflags": "+faststart"} if mp4_family else {}
@@ -148,7 +192,7 @@ class VideoSink:
         # Millisecond pts from the source's own timestamps: real speed even for variable rates.
         stream.codec_context.time_base = Fraction(1, 1000)
         if codec == "libx264":
-            stream.options = {"crf": "21", "preset": self._preset}
+            stream.options = {"crf": str(self._crf), "preset": self._preset}
         self._container, self._stream = container, stream
         self.encoder = f"pyav/{codec}"
         return True
@@ -156,6 +200,9 @@ class VideoSink:
     def _encode_av(self, image: np.ndarray, timestamp: float) -> None:
         import av
 
+        if self._pad != (0, 0):
+            right, bottom = self._pad
+            image = cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
         # The stream is yuv420p: converting here with OpenCV costs ~0.2 ms a frame at 640x360,
         # against ~1.4 ms for PyAV's swscale from bgr24, for the same BT.601 values (+-1 level).
         yuv: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)

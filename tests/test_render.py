@@ -3,10 +3,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cv2
 import numpy as np
+import pytest
 
 from livedet.detections import Detections
-from livedet.render import PALETTE_BGR, annotate, class_colour, text_colour_for
+from livedet.render import PALETTE_BGR, annotate, class_colour, tag_text, text_colour_for
+from livedet.text import font_for, font_paths, render_tag
 
 
 def test_colours_are_stable_across_processes():
@@ -89,3 +92,113 @@ def test_keypoints_are_drawn():
     )
     annotate(frame, d, {1: "person"})
     assert tuple(frame[100, 100]) == (255, 255, 255)  # keypoint 10 at (100, 100), white dot
+
+
+def _detections(boxes, scores, class_ids):
+    return Detections(
+        np.array(boxes, np.float32), np.array(scores, np.float32), np.array(class_ids, np.int32)
+    )
+
+
+def test_best_detection_is_drawn_on_top():
+    frame = np.zeros((240, 320, 3), np.uint8)
+    # Same box corner: the two tags land on the same pixels. The better one comes first.
+    d = _detections([[40, 80, 200, 200], [40, 80, 180, 190]], [0.95, 0.40], [1, 3])
+    annotate(frame, d, {1: "person", 3: "car"})
+    tag = frame[80 - 12 : 80 - 2, 44:100].astype(int)
+    person, car = (np.abs(tag - class_colour(c)).max(axis=2) < 20 for c in (1, 3))
+    assert person.mean() > 0.5 and not car.any()  # the 0.95 person tag, all of it
+
+
+def test_tags_stay_in_proportion_to_small_boxes_on_4k_frames():
+    frame = np.zeros((2160, 3840, 3), np.uint8)
+    d = _detections([[1000, 1000, 1104, 1098]], [0.9], [1])
+    annotate(frame, d, {1: "person"})
+    tag_rows = (frame[:, 1000:1600] == class_colour(1)).all(axis=2).any(axis=1)
+    tag_rows[1000:1098] = False  # the box itself
+    tag_cols = (frame[900:1000] == class_colour(1)).all(axis=2).any(axis=0)
+    assert 8 <= tag_rows.sum() <= 98 // 2, tag_rows.sum()  # was 95 px tall on a 98 px box
+    assert tag_cols.sum() <= 2.5 * 104, tag_cols.sum()  # was 450 px wide
+
+
+def test_status_panel_does_not_cover_a_detection_at_the_top_left():
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    d = _detections([[5, 20, 160, 140]], [0.9], [3])
+    lines = ["FPS 25.0", "latency 80 ms", "dropped 0"]
+    annotate(frame, d, {3: "car"}, status_lines=lines)
+    inside_box = frame[30:130, 15:150]
+    assert (inside_box == 128).all()  # the box's inside is not darkened by the panel
+    assert (frame < 100).all(axis=2).sum() > 500  # but the panel is somewhere
+
+
+@pytest.mark.parametrize(("overlay", "darkened_rows"), [("full", 3), ("fps", 1), ("none", 0)])
+def test_overlay_modes(overlay, darkened_rows):
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    lines = ["FPS 25.0", "latency 80 ms", "dropped 0"]
+    annotate(frame, Detections.empty(), {}, status_lines=lines, overlay=overlay)
+    dark_rows = int((frame[:, :40] < 100).all(axis=2).any(axis=1).sum())
+    if darkened_rows == 0:
+        assert dark_rows == 0
+    else:
+        one_line = 360 * 0.7 / 900 * 30  # ~ the height of one status line
+        assert darkened_rows * one_line * 0.5 < dark_rows < (darkened_rows + 1) * one_line * 1.5
+
+
+def test_tag_shows_the_track_id_when_detections_have_them():
+    assert tag_text({1: "person"}, 1, 0.87, track_id=12) == "#12 person 0.87"
+    assert tag_text({1: "person"}, 1, 0.87) == "person 0.87"
+
+    def tag_width(with_ids):
+        frame = np.zeros((240, 320, 3), np.uint8)
+        d = _detections([[40, 80, 200, 200]], [0.9], [1])
+        if with_ids:
+            object.__setattr__(d, "track_ids", np.array([12]))  # the tracker's optional field
+        annotate(frame, d, {1: "person"})
+        return int((frame[70:78] == class_colour(1)).all(axis=2).any(axis=0).sum())
+
+    assert tag_width(True) > tag_width(False) + 10
+
+
+def _tag_pixels(name):
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    annotate(frame, _detections([[40, 100, 280, 220]], [0.9], [1]), {1: name})
+    assert text_colour_for(class_colour(1)) == (0, 0, 0)
+    return (frame[40:100, 30:290] < 60).all(axis=2).astype(np.uint8)  # the tag's black text
+
+
+@pytest.mark.skipif(not font_paths(), reason="needs a TrueType font (fonts-dejavu-core)")
+@pytest.mark.parametrize("name", ["人", "Ёж", "café"])
+def test_non_ascii_label_names_render_as_written(name):
+    glyphs = _tag_pixels(name)
+    question_marks = _tag_pixels("?" * len(name))
+    assert glyphs.sum() > 20  # something is drawn
+    assert (glyphs != question_marks).sum() > 0.3 * glyphs.sum()  # and it is not '???'
+    assert font_for(name) is not None
+    # Drawn with a TrueType font through Pillow, not left to OpenCV (4.x draws '?' for these):
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    annotate(frame, _detections([[40, 100, 280, 220]], [0.9], [1]), {1: name})
+    drawn = render_tag(f"{name} 0.90", *_last_tag_args(frame))
+    assert drawn is not None and _contains(frame, drawn)
+
+
+def _last_tag_args(frame):
+    font_scale = max(0.35, min(frame.shape[:2]) / 900)  # render._scale's, below the box cap
+    (_, text_h), _ = cv2.getTextSize("x 0.90", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    return text_h, text_colour_for(class_colour(1)), class_colour(1), 2
+
+
+def _contains(frame, bitmap):
+    found = cv2.matchTemplate(frame, np.ascontiguousarray(bitmap), cv2.TM_SQDIFF)
+    return found.min() == 0
+
+
+def test_a_text_no_font_can_draw_falls_back_with_one_warning(caplog, monkeypatch):
+    import livedet.text
+
+    monkeypatch.setattr(livedet.text, "font_paths", lambda: ())
+    livedet.text.render_tag.cache_clear()
+    with caplog.at_level("WARNING", logger="livedet.text"):
+        for _ in range(3):
+            _tag_pixels("ñandú")
+    livedet.text.render_tag.cache_clear()
+    assert sum("no font on this machine draws" in r.getMessage() for r in caplog.records) == 1

@@ -135,3 +135,60 @@ def test_output_paths_are_checked_before_work(tmp_path, name, message):
     (tmp_path / "exists.mp4").write_bytes(b"x")
     with pytest.raises(SinkError, match=message):
         check_output_path(tmp_path / name, frozenset({".mp4"}), "--out", overwrite=False)
+
+
+def _write_clip_with_pyav(path, width, height, count):
+    """An input clip of an odd size, as a phone or a cropped export produces (yuv444p)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264rgb", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "bgr24"
+        for i, image in enumerate(_frames(count, width, height)):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_odd_frame_size_stays_h264_padded_by_one_edge_pixel(tmp_path, caplog):
+    clip = tmp_path / "odd.mkv"
+    _write_clip_with_pyav(clip, 641, 361, 5)
+    path = tmp_path / "out.mp4"
+    sink = VideoSink(path, fps=25)
+    with av.open(str(clip)) as container:
+        originals = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    with caplog.at_level("INFO", logger="livedet.sinks"):
+        for i, image in enumerate(originals):
+            sink.write(image, i / 25)
+        sink.close()
+    codec, pix_fmt, frames, _ = _probe(path)
+    assert (codec, pix_fmt) == ("h264", "yuv420p")
+    assert len(frames) == 5
+    assert (frames[0].width, frames[0].height) == (642, 362)  # as documented in VideoSink
+    decoded = frames[0].to_ndarray(format="bgr24").astype(int)
+    # The extra column and row repeat the edge, so no black or green line appears.
+    assert np.abs(decoded[:361, 641] - decoded[:361, 640]).mean() < 6
+    assert np.abs(decoded[:361, :641] - originals[0]).mean() < 6
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("odd frame size 641x361 encoded as 642x362" in m for m in messages) == 1
+    assert not any("pip install av" in m for m in messages)
+
+
+def test_smaller_quality_makes_smaller_files(tmp_path):
+    sizes = {}
+    for quality in ("fast", "balanced", "small"):
+        path = tmp_path / f"{quality}.mp4"
+        sink = VideoSink(path, fps=25, quality=quality)
+        rng = np.random.default_rng(0)
+        base = rng.integers(0, 255, (240, 320, 3), np.uint8)
+        for i in range(20):
+            sink.write(np.roll(base, 3 * i, axis=1), i / 25)
+        sink.close()
+        sizes[quality] = path.stat().st_size
+    assert sizes["fast"] > sizes["balanced"] > sizes["small"]
+
+
+def test_unknown_quality_is_refused(tmp_path):
+    with pytest.raises(SinkError, match="use one of fast, balanced, small"):
+        VideoSink(tmp_path / "out.mp4", fps=25, quality="best")

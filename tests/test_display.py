@@ -1,0 +1,389 @@
+"""The real window, under Xvfb bare and with openbox: it appears, shows boxes, fills the screen
+in fullscreen, returns key events, and q / Esc / the window manager's close end a run cleanly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livedet.render import class_colour
+
+pytestmark = [
+    pytest.mark.display,
+    pytest.mark.skipif(
+        shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+        reason="needs Xvfb and xdotool (apt-get install xvfb xdotool)",
+    ),
+]
+
+
+def _start_xvfb(number):
+    server = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    display = f":{number}"
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    return server, display
+
+
+@pytest.fixture(scope="module")
+def x_display():
+    """A bare X server: no window manager, as on a kiosk that starts X and livedet only."""
+    server, display = _start_xvfb(90 + os.getpid() % 500)
+    yield display
+    server.terminate()
+    server.wait(5)
+
+
+@pytest.fixture(scope="module")
+def wm_display():
+    """An X server with openbox, as on a desktop."""
+    if shutil.which("openbox") is None or shutil.which("wmctrl") is None:
+        pytest.skip("needs openbox and wmctrl (apt-get install openbox wmctrl)")
+    server, display = _start_xvfb(600 + os.getpid() % 500)
+    wm = subprocess.Popen(
+        ["openbox"], env=_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while subprocess.run(["wmctrl", "-m"], env=_env(display), capture_output=True).returncode:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    yield display
+    wm.terminate()
+    wm.wait(5)
+    server.terminate()
+    server.wait(5)
+
+
+def _env(display):
+    return {**os.environ, "DISPLAY": display}
+
+
+def _livedet(display, *args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "livedet", *map(str, args)],
+        env=_env(display),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _livedet_windows(display, *, only_visible):
+    """Ids of the windows titled "livedet" (only the mapped ones if ``only_visible``)."""
+    visible = ["--onlyvisible"] if only_visible else []
+    found = subprocess.run(
+        ["xdotool", "search", *visible, "--name", "^livedet$"],
+        env=_env(display),
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.split()
+
+
+def _window_id(display, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if windows := _livedet_windows(display, only_visible=True):
+            return windows[0]
+        time.sleep(0.2)
+    raise AssertionError("the livedet window never appeared")
+
+
+def _screenshot(display, path):
+    """The screen as BGR, or None when the grab failed: xwd fails with BadMatch if a window is
+    being mapped or resized at that moment."""
+    grab = subprocess.run(
+        ["xwd", "-root", "-silent", "-out", str(path.with_suffix(".xwd"))],
+        env=_env(display),
+        capture_output=True,
+        timeout=20,
+    )
+    if grab.returncode != 0:
+        return None
+    subprocess.run(["convert", str(path.with_suffix(".xwd")), str(path)], check=True, timeout=20)
+    return cv2.imread(str(path))
+
+
+def _boxes_on_screen(display, path):
+    shot = _screenshot(display, path)
+    if shot is None:
+        return False
+    person = np.abs(shot.astype(int) - class_colour(1)).max(axis=2) < 10
+    car = np.abs(shot.astype(int) - class_colour(3)).max(axis=2) < 10
+    return bool(person.sum() > 50 and car.sum() > 50)
+
+
+def _wait_for_boxes(display, path, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not _boxes_on_screen(display, path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _wait_until_gone(display, timeout=10.0):
+    """Wait until no livedet window is left, so the next test cannot find this one's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _livedet_windows(display, only_visible=False):
+        time.sleep(0.2)
+
+
+def _key(display, window, key):
+    subprocess.run(
+        ["xdotool", "key", "--window", window, key], env=_env(display), check=True, timeout=10
+    )
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("key", ["q", "Escape"])
+def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1, key):
+    from fixture_models import make_frames, write_video
+
+    frames, _ = make_frames(30, 320, 200)
+    video = write_video(tmp_path / "in.mkv", frames, fps=15)
+    stats = tmp_path / "stats.json"
+    # Under Xvfb without a window manager Qt occasionally maps the window but never paints it
+    # (measured 6 of 124 launches; unmap + map heals it; see README, Troubleshooting): such a
+    # launch is retried, at most twice.
+    for attempt in range(3):
+        process = _livedet(
+            x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
+        )
+        try:
+            window = _window_id(x_display)
+        except AssertionError:
+            process.kill()  # a --loop run never ends on its own
+            process.wait(15)
+            raise
+        can_grab = shutil.which("xwd") and shutil.which("convert")
+        if not can_grab or _wait_for_boxes(x_display, tmp_path / "screen.png"):
+            break
+        process.kill()
+        _, err = process.communicate(timeout=15)
+        _wait_until_gone(x_display)
+        assert attempt < 2, f"no boxes visible in the window in 3 launches; stderr: {err[-2000:]}"
+    try:
+        _key(x_display, window, key)
+        _, err = process.communicate(timeout=15)
+    finally:
+        process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert stats.exists()
+
+
+@pytest.mark.timeout(180)
+def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1):
+    photo = np.full((240, 320, 3), 200, np.uint8)
+    photo[40:100, 50:150] = (0, 0, 255)  # red in BGR
+    cv2.imwrite(str(tmp_path / "p.png"), photo)
+    process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
+    try:
+        window = _window_id(x_display)
+        time.sleep(1.5)
+        assert process.poll() is None  # still showing the photo
+        _key(x_display, window, "q")
+        process.communicate(timeout=15)
+    finally:
+        process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
+    assert process.returncode == 0
+
+
+# -- Window driven directly (no model): geometry, keys, closing -------------------------------
+
+DRIVER = """
+import sys, numpy as np
+from livedet.display import Window, STOP_EVENTS
+width, height, fullscreen = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+image = np.full((height, width, 3), (0, 160, 0), np.uint8)
+with Window("probe", fullscreen=fullscreen) as window:
+    while True:
+        event = window.show(image, 20)
+        if event:
+            print(event, flush=True)
+        if event in STOP_EVENTS:
+            break
+print("exited", flush=True)
+"""
+
+
+def _driver(display, width, height, *, fullscreen=False):
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(width), str(height), "1" if fullscreen else "0"],
+        env=_env(display),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _probe_window(display, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--name", "^probe$"],
+            env=_env(display),
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("the probe window never appeared")
+
+
+def _geometry(display, window):
+    out = subprocess.run(
+        ["xdotool", "getwindowgeometry", "--shell", window],
+        env=_env(display),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    values = dict(line.split("=") for line in out.split())
+    return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+
+def _wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _finish(process, timeout=15):
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+        process.wait(15)
+    return out, err
+
+
+@pytest.mark.timeout(90)
+def test_fullscreen_without_window_manager_fills_the_screen_with_black_bars(x_display, tmp_path):
+    process = _driver(x_display, 641, 361, fullscreen=True)  # 16:9 on a 16:10 screen
+    window = _probe_window(x_display)
+    assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800)), _geometry(
+        x_display, window
+    )
+    green = np.array((0, 160, 0))
+
+    def filled():
+        shot = _screenshot(x_display, tmp_path / "fullscreen.png")
+        if shot is None:
+            return False
+        picture = (np.abs(shot.astype(int) - green).max(axis=2) < 8).mean(axis=1)
+        bars = np.concatenate([shot[:20], shot[-8:]])
+        # 1280 / 641 * 361 = 721 rows of picture, 39 black rows above and below
+        return (picture > 0.99).sum() >= 715 and bars.max() < 8
+
+    assert _wait_for(filled, timeout=15)
+    _key(x_display, window, "q")
+    out, err = _finish(process)
+    assert process.returncode == 0 and out.split() == ["quit", "exited"], err
+
+
+@pytest.mark.timeout(90)
+def test_window_larger_than_the_screen_is_fitted_to_it(x_display):
+    process = _driver(x_display, 1352, 900)
+    window = _probe_window(x_display)
+    assert _wait_for(lambda: _geometry(x_display, window)[2] > 400)  # sized to the picture
+    x, y, width, height = _geometry(x_display, window)
+    assert width <= 1280 and height <= 800 and x + width <= 1280 and y + height <= 800
+    assert abs(width / height - 1352 / 900) < 0.02
+    _key(x_display, window, "Escape")
+    _finish(process)
+    assert process.returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_keys_become_events_and_f_toggles_fullscreen(x_display):
+    process = _driver(x_display, 320, 240)
+    window = _probe_window(x_display)
+    assert _wait_for(lambda: _geometry(x_display, window)[2] == 320)
+    for key in ["space", "s", "plus", "equal", "minus", "0", "3", "h", "h"]:
+        _key(x_display, window, key)
+    _key(x_display, window, "f")
+    assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800))
+    _key(x_display, window, "f")
+    assert _wait_for(lambda: _geometry(x_display, window)[2] == 320)
+    _key(x_display, window, "q")
+    out, err = _finish(process)
+    assert out.split() == [
+        *("pause", "snapshot", "threshold_up", "threshold_up", "threshold_down"),
+        *("focus:0", "focus:3", "quit", "exited"),
+    ], err
+
+
+@pytest.mark.timeout(90)
+def test_window_closed_by_the_window_manager_ends_cleanly(wm_display):
+    process = _driver(wm_display, 320, 240)
+    _probe_window(wm_display)
+    time.sleep(0.5)  # let openbox manage it: a close sent before is not a user's close
+    assert process.poll() is None  # mapping under a window manager does not read as "closed"
+    # What the close button and Alt+F4 send: _NET_CLOSE_WINDOW to the window manager.
+    subprocess.run(["wmctrl", "-c", "probe"], env=_env(wm_display), check=True, timeout=10)
+    out, err = _finish(process)
+    assert process.returncode == 0, err  # was: cv2.error NULL guiReceiver in destroyWindow
+    assert "Traceback" not in err
+    assert out.split() == ["closed", "exited"]
+
+
+# -- end to end: python -m livedet demo --show -----------------------------------------------
+
+
+@pytest.mark.timeout(240)
+def test_demo_window_closed_by_window_manager_exits_0_with_every_frame_written(
+    wm_display, tmp_path
+):
+    out_file, stats = tmp_path / "demo.mp4", tmp_path / "stats.json"
+    process = _livedet(wm_display, "demo", "--show", "--loop", "--out", out_file, "--stats", stats)
+    try:
+        window = _window_id(wm_display, timeout=120)
+        # A windowed live run under a window manager keeps running (it once stopped itself
+        # after 2-6 frames): still alive 4 s after the window appeared.
+        time.sleep(4)
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        subprocess.run(["wmctrl", "-c", "livedet"], env=_env(wm_display), check=True)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait(15)
+        _wait_until_gone(wm_display)
+    assert window
+    assert process.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and "guiReceiver" not in err
+    import json
+
+    import av
+
+    written = json.loads(stats.read_text())
+    with av.open(str(out_file)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert written["frames_out"] > 30
+    assert frames == written["frames_out"] == written["frames_in"] - written["frames_dropped"]
