@@ -22,7 +22,14 @@ from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
-from livedet.sinks import IMAGE_FORMATS, DetectionsLog, ImageSink, VideoSink, write_json_atomically
+from livedet.sinks import (
+    IMAGE_FORMATS,
+    DetectionsLog,
+    EventsLog,
+    ImageSink,
+    VideoSink,
+    write_json_atomically,
+)
 from livedet.sources import open_source
 from livedet.stats import RunStats
 
@@ -80,6 +87,8 @@ def _run(
     labels = load_label_map(config.labels or spec.label_map)
     with contextlib.ExitStack() as resources:
         lanes = [open_lane(s, config, labels, shutdown, resources) for s in config.source_list()]
+        if config.track:
+            add_tracking(lanes, config, labels, resources)
         window = None
         if config.display:  # after the sources: "no camera" is the more basic news
             check_display_available()
@@ -110,6 +119,9 @@ def _run(
         finally:
             if pipeline.on_progress is not None:
                 pipeline.on_progress(stats)  # the last word: 100 % for a complete file
+            stats.counts = {
+                lane.name: lane.analytics.as_dict() for lane in lanes if lane.analytics is not None
+            }
         if window is not None and config.photo and pipeline.last_rendered is not None:
             while not shutdown.stopping:  # a photo stays on screen until q/Esc or closed
                 if window.show(pipeline.last_rendered, 50) in ("quit", "closed"):
@@ -176,7 +188,11 @@ def open_lane(
     video_out: Any = None
     if out is not None:
         is_image = out.suffix.lower() in IMAGE_FORMATS
-        video_out = ImageSink(out) if is_image else VideoSink(out, fps=source.fps)
+        video_out = (
+            ImageSink(out)
+            if is_image
+            else VideoSink(out, fps=source.fps, quality=config.video_quality)
+        )
         resources.callback(video_out.close)
     detections_out = None
     if detections is not None:
@@ -185,13 +201,40 @@ def open_lane(
     classes = settings.classes if settings.classes is not None else config.classes
     return Lane(
         source,
-        name=settings.name or source.description,
+        name=settings.name or settings.display_name(),
         video_out=video_out,
         detections_out=detections_out,
         threshold=settings.threshold if settings.threshold is not None else config.threshold,
         class_ids=parse_class_filter(classes, labels) if classes else None,
         max_boxes=config.max_boxes,
     )
+
+
+def add_tracking(
+    lanes: list[Lane], config: Config, labels: dict[int, str], resources: contextlib.ExitStack
+) -> None:
+    """A tracker per source drawing ids from one counter (ids never collide across sources),
+    counters for --line/--zone, and the --events file shared by every source."""
+    from livedet.analytics import SourceAnalytics
+    from livedet.tracking import ByteTrack, TrackIdCounter
+
+    ids = TrackIdCounter()
+    lines, zones = config.regions()
+    on_event = None
+    if config.events is not None:
+        events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
+        on_event = events.write
+    for lane in lanes:
+        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold)
+        lane.analytics = SourceAnalytics(
+            tracker,
+            name=lane.name,
+            labels=labels,
+            lines=lines,
+            zones=zones,
+            smooth=True,
+            on_event=on_event,
+        )
 
 
 def describe(config: Config) -> dict[str, Any]:

@@ -38,7 +38,9 @@ class OneLineParser(argparse.ArgumentParser):
             unknown = message.split(":", 1)[1].split()
             flags = [f for action in self._actions for f in action.option_strings]
             for word in unknown:
-                close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.6)
+                if not word.startswith("-"):
+                    continue
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.75)
                 if close:
                     hint = f"; did you mean {close[0]}?"
                     break
@@ -200,7 +202,41 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         "recordings of files)",
     )
     out.add_argument(
+        "--video-quality",
+        choices=("fast", "balanced", "small"),
+        default="balanced",
+        metavar="fast|balanced|small",
+        help="H.264 speed against size: balanced ~1.2x the input's size (default), fast ~3x "
+        "(least CPU), small ~0.75x (most CPU)",
+    )
+    out.add_argument(
         "--verbose", action="store_true", help="more log lines; stage timings on screen"
+    )
+    trk = p.add_argument_group("tracking and counting")
+    trk.add_argument(
+        "--track",
+        action="store_true",
+        help="stable ids on boxes; live: every camera frame shown, boxes carried between "
+        "inferences",
+    )
+    trk.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2[:NAME]",
+        help="count crossings in/out (pixels, or fractions of the frame if all <= 1)",
+    )
+    trk.add_argument(
+        "--zone",
+        dest="zones",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2,X3,Y3,...[:NAME]",
+        help="count objects inside, entries, exits and dwell time",
+    )
+    trk.add_argument(
+        "--events", type=Path, metavar="FILE.jsonl", help="one line per enter/exit/cross event"
     )
     out.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     from livedet import __version__
@@ -222,6 +258,7 @@ def parse_config(argv: list[str]) -> Config:
         if args["out"] is None and args["out_dir"] is None and not windowed:
             args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
     sources = tuple(SourceSettings(str(value)) for _, value in inputs)
+    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]))
     config = Config(**args, sources=sources)
     if kiosk is not None:
         from livedet.kiosk_file import apply_kiosk_file
@@ -277,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _written(config: Config) -> list[str]:
     paths = [p for s in config.source_list() for p in config.outputs_for(s) if p is not None]
-    return [str(p) for p in [*paths, config.stats] if p is not None and p.exists()]
+    extra = [config.events, config.stats]
+    return [str(p) for p in [*paths, *extra] if p is not None and p.exists()]
 
 
 def _install_signal_handlers(shutdown: Shutdown) -> dict[int, object]:

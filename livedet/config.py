@@ -9,7 +9,14 @@ from pathlib import Path
 
 from livedet.errors import UsageError
 from livedet.models import DEFAULT_MODEL
-from livedet.sinks import DETECTION_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, check_output_path
+from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
+from livedet.sinks import (
+    DETECTION_FORMATS,
+    IMAGE_FORMATS,
+    VIDEO_FORMATS,
+    VIDEO_QUALITY,
+    check_output_path,
+)
 from livedet.sources import IMAGE_SUFFIXES, is_stream_url
 
 OVERLAYS = ("full", "fps", "none")
@@ -33,6 +40,12 @@ class SourceSettings:
     @property
     def photo(self) -> bool:
         return not self.live and Path(self.target).suffix.lower() in IMAGE_SUFFIXES
+
+    def display_name(self) -> str:
+        """How tiles, records and events name the source when the user gave no name."""
+        if self.target.isdigit():
+            return f"camera {self.target}"
+        return self.target if self.live else Path(self.target).name
 
     def file_name(self) -> str:
         """A file-name-safe stem for --out-dir: the name, else camera0 / host / the file's stem."""
@@ -66,6 +79,11 @@ class Config:
     show: bool | None = None  # None: a window unless writing a file
     fullscreen: bool = False
     overlay: str | None = None  # full|fps|none; None: full on screen/live, none in file recordings
+    video_quality: str = "balanced"  # fast|balanced|small: H.264 speed against file size
+    track: bool = False  # stable ids on boxes (ByteTrack); live: every camera frame shown
+    lines: tuple[str, ...] = ()  # --line x1,y1,x2,y2[:name]: crossings counted in and out
+    zones: tuple[str, ...] = ()  # --zone x1,y1,x2,y2,x3,y3,...[:name]: inside, entries, exits
+    events: Path | None = None  # --events FILE.jsonl: one line per enter/exit/cross
     loop: bool = False
     max_frames: int | None = None
     overwrite: bool = False
@@ -75,6 +93,12 @@ class Config:
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
+
+    def regions(self) -> tuple[list[LineSpec], list[ZoneSpec]]:
+        """The parsed --line and --zone values (UsageError, one line, for a bad one)."""
+        lines = [parse_line(t, default_name=f"line{i + 1}") for i, t in enumerate(self.lines)]
+        zones = [parse_zone(t, default_name=f"zone{i + 1}") for i, t in enumerate(self.zones)]
+        return lines, zones
 
     def source_list(self) -> tuple[SourceSettings, ...]:
         if self.sources:
@@ -152,6 +176,17 @@ class Config:
             raise UsageError(f"--max-wait-ms {self.max_wait_ms}: must be 0 or more")
         if self.stall_timeout <= 0:
             raise UsageError(f"--stall-timeout {self.stall_timeout}: must be more than 0 seconds")
+        if self.video_quality not in VIDEO_QUALITY:
+            raise UsageError(
+                f"--video-quality {self.video_quality!r}: use one of {', '.join(VIDEO_QUALITY)}"
+            )
+        if (self.lines or self.zones or self.events) and not self.track:
+            raise UsageError("--line, --zone and --events count tracked objects; add --track")
+        self.regions()  # parse errors now, before a model loads
+        if self.events is not None:
+            check_output_path(
+                self.events, frozenset({".jsonl"}), "--events", overwrite=self.overwrite
+            )
         if self.overlay is not None and self.overlay not in OVERLAYS:
             raise UsageError(f"--overlay {self.overlay!r}: use one of {', '.join(OVERLAYS)}")
         if self.loop and any(s.live or s.photo for s in sources):

@@ -17,17 +17,17 @@ import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from livedet import channels
 from livedet.channels import END, POLL, Channel, Shutdown
-from livedet.detections import Detections, select
+from livedet.detections import Detections
 from livedet.errors import LivedetError, RuntimeFailure, one_line
+from livedet.lanes import DetectionsOutput, Lane, VideoOutput
 from livedet.render import annotate, status_lines
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
@@ -40,14 +40,6 @@ _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
 # predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
 # missing: the pipeline counts the rest of the call as inference.
 Predict = Callable[[Sequence[np.ndarray]], tuple[list[Detections], Mapping[str, float]]]
-
-
-class VideoOutput(Protocol):
-    def write(self, image: np.ndarray, timestamp: float) -> None: ...
-
-
-class DetectionsOutput(Protocol):
-    def write(self, frame_index: int, timestamp: float, records: list[dict[str, Any]]) -> None: ...
 
 
 class Screen(Protocol):
@@ -66,52 +58,14 @@ class PipelineOptions:
     queue_size: int = 8
 
 
-@dataclass(eq=False)
-class Lane:
-    """One source's way through the pipeline, with its own outputs, selection and statistics."""
-
-    source: Source
-    name: str = ""
-    video_out: VideoOutput | None = None
-    detections_out: DetectionsOutput | None = None
-    threshold: float | None = None  # None: keep what predict returned
-    class_ids: frozenset[int] | None = None
-    max_boxes: int | None = None
-    stats: RunStats = field(default_factory=RunStats)
-    last_rendered: np.ndarray | None = None  # the newest annotated frame (window, web, photo)
-
-    def __post_init__(self) -> None:
-        self.name = self.name or self.source.description
-        self._render_times: deque[float] = deque(maxlen=30)
-        self.fps: float | None = None
-        self.reading_since: float | None = None  # a read in progress (stall watch)
-        self.generation = 0  # bumped when a hung read is abandoned
-        self.done = threading.Event()  # no more frames will be read
-
-    def keep(self, detections: Detections) -> Detections:
-        if self.threshold is None and self.class_ids is None and self.max_boxes is None:
-            return detections
-        return select(
-            detections,
-            threshold=self.threshold or 0.0,
-            class_ids=self.class_ids,
-            max_boxes=self.max_boxes,
-        )
-
-    def tick_fps(self) -> None:
-        """Frames per second over the last 30 rendered frames (batches arrive in bursts, so a
-        single interval says nothing about the rate)."""
-        self._render_times.append(time.perf_counter())
-        span = self._render_times[-1] - self._render_times[0]
-        if span > 0:
-            self.fps = (len(self._render_times) - 1) / span
-
-
 @dataclass
 class _Item:
     lane: Lane
     frame: Frame
     detections: Detections | None = None
+    # smooth view: "show" is a camera frame to draw with carried boxes; "track" an inference
+    # result that only updates the tracker (its frame was shown already).
+    role: str = "detected"
 
 
 class Pipeline:
@@ -160,7 +114,7 @@ class Pipeline:
                 capacity,
                 self.shutdown,
                 newest_only=live,
-                on_drop=functools.partial(self._drop_item, lane),
+                on_drop=None if lane.smooth else functools.partial(self._drop_item, lane),
                 on_ready=self._notify_ready,
             )
         if len(self.lanes) == 1:
@@ -232,7 +186,7 @@ class Pipeline:
 
         assert self.window is not None
         image = None
-        if self._new_render.is_set() or any(self._outage_changed(lane) for lane in self.lanes):
+        if self._new_render.is_set() or any(lane.status_changed() for lane in self.lanes):
             self._new_render.clear()
             if not self.paused:
                 image = compose_screen(self.lanes, self.focus, self._status_for)
@@ -314,6 +268,10 @@ class Pipeline:
                     break
                 self.stats.add_stage("decode", time.perf_counter() - started)
                 self._count(lane, "in")
+                if lane.smooth:  # shown at once, drawn on a copy; the model gets the newest
+                    shown = Frame(frame.index, frame.timestamp, frame.image.copy(), started)
+                    if not self._detected.put(_Item(lane, shown, role="show")):
+                        break
                 if not lane.decoded.put(_Item(lane, frame)):  # type: ignore[attr-defined]
                     break
         finally:
@@ -382,6 +340,7 @@ class Pipeline:
                 self.stats.add_stage("inference", inference, len(batch))
                 for item, detections in zip(batch, results, strict=True):
                     item.detections = item.lane.keep(detections)
+                    item.role = "track" if item.lane.smooth else "detected"
                     if not self._detected.put(item):
                         return
         finally:
@@ -392,13 +351,17 @@ class Pipeline:
             while (item := self._detected.get()) is not END:
                 started = time.perf_counter()
                 lane = item.lane
+                if not self._analyse(item):
+                    continue  # an inference that only updated the tracker
                 lane.tick_fps()
                 annotate(
                     item.frame.image,
-                    item.detections,
+                    item.detections or Detections.empty(),
                     self.labels,
                     status_lines=self._status_for(lane),
                 )
+                if lane.analytics is not None:
+                    lane.analytics.draw(item.frame.image)
                 self.stats.add_stage("render", time.perf_counter() - started)
                 lane.last_rendered = item.frame.image
                 if self.window is not None:
@@ -412,6 +375,19 @@ class Pipeline:
         finally:
             self._rendered.close()
 
+    def _analyse(self, item: _Item) -> bool:
+        """Tracking and counting, in frame order; False for an item that is not shown."""
+        analytics, frame = item.lane.analytics, item.frame
+        if analytics is None:
+            return True
+        if item.role == "show":
+            item.detections = analytics.carried(frame.timestamp)
+            return True
+        assert item.detections is not None
+        tracked = analytics.detected(item.detections, frame.timestamp, frame.image)
+        item.detections = tracked
+        return item.role != "track"
+
     def _write(self) -> None:
         limit = self.options.max_frames
         while (item := self._rendered.get()) is not END:
@@ -424,7 +400,11 @@ class Pipeline:
                 lane.video_out.write(frame.image, frame.timestamp)
             if lane.detections_out is not None:
                 records = item.detections.to_records(self.labels) if item.detections else []
-                lane.detections_out.write(frame.index, frame.timestamp, records)
+                if item.role == "show":
+                    # Boxes carried by the tracker, not a fresh inference: never passed off as one.
+                    lane.detections_out.write(frame.index, frame.timestamp, records, predicted=True)
+                else:
+                    lane.detections_out.write(frame.index, frame.timestamp, records)
             self.stats.add_stage("encode", time.perf_counter() - started)
             if self.window is None:
                 self._add_latency(lane, time.perf_counter() - frame.captured_at)
@@ -492,17 +472,8 @@ class Pipeline:
             if self.options.verbose_overlay
             else None,
             paused=self.paused,
+            detection_fps=lane.analytics.detection_fps if lane.smooth and lane.analytics else None,
         )
-
-    def _outage_changed(self, lane: Lane) -> bool:
-        """A live source that reconnects renders nothing new: redraw its last picture with the
-        status (RECONNECTING ...) once per status change, so the screen never freezes silently."""
-        status = lane.source.status
-        shown = getattr(lane, "_outage_shown", None)
-        if status == shown:
-            return False
-        lane._outage_shown = status  # type: ignore[attr-defined]
-        return lane.source.live and lane.last_rendered is not None and shown is not None
 
 
 def load_interruptibly(load: Callable[[], T], shutdown: Shutdown) -> T | None:

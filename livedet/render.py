@@ -254,6 +254,7 @@ def status_lines(
     dropped: int = 0,
     stage_ms: Mapping[str, float] | None = None,
     paused: bool = False,
+    detection_fps: float | None = None,
 ) -> list[str]:
     """The overlay's text for one source, a pure function of its figures.
 
@@ -264,6 +265,8 @@ def status_lines(
     if mode == "none":
         return []
     lines = [f"FPS {fps:.1f}"] if fps else []
+    if lines and detection_fps:  # the smooth view: camera rate and model rate differ
+        lines = [f"camera {fps:.1f} fps  detections {detection_fps:.1f} fps"]
     if mode == "full" and live:
         lines.append(f"inference {inference_ms:.0f} ms  dropped {dropped}")
         if source_status != "live":

@@ -29,6 +29,7 @@ class RunStats:
         self.outage_seconds = 0.0
         self.live = False  # live runs report latency; files report throughput and stage times
         self.sources: dict[str, RunStats] = {}  # per-source figures when several sources run
+        self.counts: dict[str, Any] = {}  # per-source tracking and line/zone counts (--track)
         self.exit_reason = "running"
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._stage_sum = dict.fromkeys(STAGES, 0.0)
@@ -102,6 +103,7 @@ class RunStats:
                 if self.sources
                 else {}
             ),
+            **({"counts": self.counts} if self.counts else {}),
         }
 
     def __repr__(self) -> str:

@@ -197,7 +197,8 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
         == 0
     )
     lines = csv_path.read_text().splitlines()
-    assert lines[0] == "frame,t,label,class_id,score,x1,y1,x2,y2" and len(lines) == 1 + 4 * 2
+    header = "frame,t,label,class_id,score,x1,y1,x2,y2,track_id,predicted,keypoints"
+    assert lines[0] == header and len(lines) == 1 + 4 * 2
 
 
 @pytest.mark.timeout(120)

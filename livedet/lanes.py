@@ -1,0 +1,90 @@
+"""A lane: one source's way through the pipeline — its outputs, its selection (threshold, classes,
+box limit), its tracking and counting, its figures and its newest picture. No threads here."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from livedet.detections import Detections, select
+from livedet.sources import Source
+from livedet.stats import RunStats
+
+if TYPE_CHECKING:
+    from livedet.analytics import SourceAnalytics
+
+
+class VideoOutput(Protocol):
+    def write(self, image: np.ndarray, timestamp: float) -> None: ...
+
+
+class DetectionsOutput(Protocol):
+    def write(self, frame_index: int, timestamp: float, records: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass(eq=False)
+class Lane:
+    """One source's way through the pipeline, with its own outputs, selection and statistics.
+
+    threshold/class_ids/max_boxes: applied to what the model returned (None: keep it all), so
+    each source of a kiosk can have its own and + / - can change the threshold live.
+    analytics: tracking and counting (--track); None draws the model's boxes as they are.
+    """
+
+    source: Source
+    name: str = ""
+    video_out: VideoOutput | None = None
+    detections_out: DetectionsOutput | None = None
+    threshold: float | None = None
+    class_ids: frozenset[int] | None = None
+    max_boxes: int | None = None
+    analytics: SourceAnalytics | None = None
+    stats: RunStats = field(default_factory=RunStats)
+    last_rendered: np.ndarray | None = None  # the newest annotated frame (window, web, photo)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.source.description
+        self._render_times: deque[float] = deque(maxlen=30)
+        self.fps: float | None = None
+        self.reading_since: float | None = None  # a read in progress (stall watch)
+        self.generation = 0  # bumped when a hung read is abandoned
+        self.done = threading.Event()  # no more frames will be read
+        self.outage_shown: str | None = None  # the source status last drawn on screen
+
+    @property
+    def smooth(self) -> bool:
+        """Every camera frame shown, boxes carried by the tracker between inferences."""
+        return self.analytics is not None and self.analytics.smooth and self.source.live
+
+    def keep(self, detections: Detections) -> Detections:
+        if self.threshold is None and self.class_ids is None and self.max_boxes is None:
+            return detections
+        return select(
+            detections,
+            threshold=self.threshold or 0.0,
+            class_ids=self.class_ids,
+            max_boxes=self.max_boxes,
+        )
+
+    def tick_fps(self) -> None:
+        """Frames per second over the last 30 rendered frames (batches arrive in bursts, so a
+        single interval says nothing about the rate)."""
+        self._render_times.append(time.perf_counter())
+        span = self._render_times[-1] - self._render_times[0]
+        if span > 0:
+            self.fps = (len(self._render_times) - 1) / span
+
+    def status_changed(self) -> bool:
+        """A live source that reconnects renders nothing new: True once per change of its
+        status, so the screen redraws the last picture with RECONNECTING ... and never freezes
+        silently."""
+        status = self.source.status
+        shown, self.outage_shown = self.outage_shown, status
+        if status == shown:
+            return False
+        return self.source.live and self.last_rendered is not None and shown is not None
