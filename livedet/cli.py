@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         from livedet.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv and argv[0] == "batch":
+        from livedet.batch import main as batch_main
+
+        return batch_main(argv[1:])
     debug = "--debug" in argv
     from livedet.app import RunControl, run
 
