@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +49,14 @@ class Manifest:
     def save(self) -> None:
         data = {"version": VERSION, "files": sorted(self.entries.values(), key=_input)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".partial", dir=self.path.parent)
+        tmp = self.path.with_name(f".{self.path.name}.partial")  # one driver writes it
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
+            with tmp.open("w", encoding="utf-8") as file:
                 json.dump(data, file, indent=2)
                 file.write("\n")
             os.replace(tmp, self.path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 

@@ -126,7 +126,14 @@ def process_file(
             path.unlink(missing_ok=True)
         detail = one_line(str(e)) if isinstance(e, LivedetError) else _unexpected(e)
         seconds = time.perf_counter() - started
-        return FileResult(str(job.input), FAILED, 0, 0.0, round(seconds, 3), outputs, detail)
+        return FileResult(
+            str(job.input),
+            FAILED,
+            seconds=round(seconds, 3),
+            outputs=outputs,
+            error=detail,
+            worker=worker,
+        )
     summary = stats.as_dict()
     return FileResult(
         input=str(job.input),
