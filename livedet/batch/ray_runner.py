@@ -2,10 +2,11 @@
 
 Each actor loads the model once and processes whole files, writing the outputs itself: the paths
 must be visible on every node (shared storage), see docs/batch.md. Only small results travel
-back to the driver. An actor that dies mid-file is restarted by Ray (`max_restarts`, which loads
-the model again) while the driver removes the partial files and puts the file back in the queue
-for whichever actor is free next: the driver, not Ray's task retry, decides, so a file that keeps
-killing workers is given up after `max_attempts` and reported like any bad file.
+back to the driver. When an actor dies mid-file (ActorDiedError), the driver removes the partial
+files, puts the file back in the queue for whichever actor is free next, and starts a
+replacement actor (Ray places it wherever resources are free): the driver, not Ray's task retry,
+decides, so a file that keeps killing workers is given up after `max_attempts` and reported like
+any bad file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +28,29 @@ POLL_SECONDS = 0.3
 INSTALL_HINT = "--ray needs Ray: pip install 'livedet[ray]' (or pip install 'ray>=2.9')"
 
 
-def import_ray() -> Any:
+def import_ray(address: str = "auto") -> Any:
+    """Import Ray, set up for `address` (see `connect`); UsageError with the pip line if missing.
+
+    A private instance must listen on 127.0.0.1 only. Ray 2.x turns a requested 127.0.0.1 into
+    the machine's reachable address and binds its servers to every interface, unless
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which Ray reads once, at import: hence here."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a batch job
+    if _private_instance(address):
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError as e:
         raise UsageError(INSTALL_HINT) from e
     return ray
+
+
+def _private_instance(address: str) -> bool:
+    """Will `connect` start a new local instance? (Ray's own rule for "auto": RAY_ADDRESS, or
+    the file `ray start` leaves on this node.)"""
+    if address == "local":
+        return True
+    running = os.environ.get("RAY_ADDRESS") or os.path.exists("/tmp/ray/ray_current_cluster")
+    return address == "auto" and not running
 
 
 def connect(ray: Any, address: str) -> bool:
@@ -113,7 +131,7 @@ class RayRunner:
     max_attempts: int = 3
 
     def run(self, jobs: list[Job], on_event: EventHandler) -> list[FileResult]:
-        ray = import_ray()
+        ray = import_ray(self.address)
         started_ray = connect(ray, self.address)
         actors: dict[str, Any] = {}
         try:
@@ -124,13 +142,17 @@ class RayRunner:
             actor_class = ray.remote(BatchWorker).options(
                 num_cpus=cpus,
                 num_gpus=self.gpus_per_worker,
-                max_restarts=self.max_attempts,
-                max_task_retries=0,  # the driver resubmits: it must clean up and count attempts
+                max_restarts=0,  # the driver replaces a dead actor, resubmits, counts attempts
+                max_task_retries=0,
                 max_concurrency=2,
             )
             threads = max(1, int(cpus))  # TF threads = the CPUs Ray reserved for the actor
+
+            def new_actor() -> Any:
+                return actor_class.remote(self.settings, threads)
+
             for i in range(workers):
-                actors[f"ray-{i}"] = actor_class.remote(self.settings, threads)
+                actors[f"ray-{i}"] = new_actor()
             pids = {}
             for name, (pid, error) in zip(
                 actors, ray.get([a.ready.remote() for a in actors.values()]), strict=True
@@ -138,7 +160,7 @@ class RayRunner:
                 if error:
                     raise ModelError(error)
                 pids[name] = pid
-            return self._schedule(ray, actors, pids, jobs, on_event)
+            return self._schedule(ray, actors, new_actor, pids, jobs, on_event)
         finally:
             for actor in actors.values():
                 ray.kill(actor, no_restart=True)  # free the model copies on a shared cluster
@@ -149,6 +171,7 @@ class RayRunner:
         self,
         ray: Any,
         actors: dict[str, Any],
+        new_actor: Callable[[], Any],
         pids: dict[str, int],
         jobs: list[Job],
         on_event: EventHandler,
@@ -157,10 +180,11 @@ class RayRunner:
 
         todo: deque[Job] = deque(jobs)
         attempts = dict.fromkeys((job.index for job in jobs), 0)
-        deaths = dict.fromkeys(actors, 0)
         results: dict[int, FileResult] = {}
         idle = deque(actors)
         running: dict[Any, tuple[str, Job]] = {}  # process() ref -> (actor, job)
+        restarting: dict[Any, str] = {}  # ready() ref of a replacement actor -> its name
+        replacements = 0
         polls: dict[Any, str] = {}  # status() ref -> actor
         while len(results) < len(jobs):
             while idle and todo:
@@ -168,15 +192,25 @@ class RayRunner:
                 attempts[job.index] += 1
                 running[actors[name].process.remote(job, name)] = (name, job)
                 on_event(Event(STARTED, job.index, name, pids.get(name, 0)))
-            if not running:
-                raise RuntimeFailure("every Ray worker died; see the Ray logs (ray logs)")
-            finished, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
+            if not running and not restarting:
+                raise RuntimeFailure("every Ray worker died; see the Ray logs (`ray logs`)")
+            waiting = [*running, *restarting]
+            finished, _ = ray.wait(waiting, num_returns=1, timeout=POLL_SECONDS)
             for ref in finished:
+                if ref in restarting:  # a replacement, with its model loaded (or dead)
+                    name = restarting.pop(ref)
+                    try:
+                        pids[name] = ray.get(ref)[0]
+                        idle.append(name)
+                    except RayActorError as e:
+                        log.warning(
+                            "a replacement Ray worker failed to start: %s", one_line(str(e))
+                        )
+                    continue
                 name, job = running.pop(ref)
                 try:
                     result: FileResult = ray.get(ref)
                 except RayActorError as e:
-                    deaths[name] += 1
                     remove_partials(job)
                     detail = f"{type(e).__name__} on {name}"
                     if attempts[job.index] >= self.max_attempts:
@@ -185,8 +219,12 @@ class RayRunner:
                     else:
                         todo.appendleft(job)
                         on_event(Event(RETRY, job.index, name, pids.get(name, 0), detail=detail))
-                    if deaths[name] <= self.max_attempts:  # Ray restarts it up to max_restarts
-                        idle.append(name)
+                    replacements += 1
+                    if replacements > self.max_attempts * len(jobs):
+                        raise RuntimeFailure("Ray workers keep dying; see the Ray logs") from e
+                    ray.kill(actors[name], no_restart=True)
+                    actors[name] = new_actor()  # Ray places it where resources are free
+                    restarting[actors[name].ready.remote()] = name  # takes work once loaded
                     continue
                 result.attempts = attempts[job.index]
                 results[job.index] = result
