@@ -33,7 +33,7 @@ def make_inputs(folder: Path, *, clips: int, frames: int, photos: int) -> tuple[
     clip_dir.mkdir(parents=True)
     photo_dir.mkdir(parents=True)
     capture = cv2.VideoCapture(str(DEMO_CLIP))
-    images = []
+    images: list[Any] = []
     while len(images) < frames:
         ok, image = capture.read()
         if not ok:
@@ -93,9 +93,9 @@ def run_bench(*, model: str, clips: int, frames: int, photos: int) -> dict[str, 
         except Exception as e:  # Ray missing: the local numbers still stand
             results["ray_photos"] = {"error": str(e)}
         else:
-            runner = RayRunner(settings, address="local", workers=1, cpus_per_worker=2)
+            ray_runner = RayRunner(settings, address="local", workers=1, cpus_per_worker=2)
             out = Path(tmp) / "out-ray-photos"
-            results["ray_photos"] = timed_batch(photo_dir, out, runner, model)
+            results["ray_photos"] = timed_batch(photo_dir, out, ray_runner, model)
     return results
 
 
