@@ -19,18 +19,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from livedet import channels
+from livedet.batching import RoundRobinBatcher
 from livedet.channels import END, POLL, Channel, Shutdown
 from livedet.detections import Detections
 from livedet.errors import LivedetError, RuntimeFailure, one_line
 from livedet.lanes import DetectionsOutput, Lane, VideoOutput
 from livedet.render import annotate, status_lines
+from livedet.screen import ScreenControl, Window
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
+from livedet.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +43,6 @@ _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
 # predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
 # missing: the pipeline counts the rest of the call as inference.
 Predict = Callable[[Sequence[np.ndarray]], tuple[list[Detections], Mapping[str, float]]]
-
-
-class Screen(Protocol):
-    """The window: shows an image, returns the user's command (None, "quit", "closed", ...)."""
-
-    def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None: ...
 
 
 @dataclass
@@ -82,7 +79,7 @@ class Pipeline:
         *,
         video_out: VideoOutput | None = None,
         detections_out: DetectionsOutput | None = None,
-        window: Screen | None = None,
+        window: Window | None = None,
         options: PipelineOptions | None = None,
         stats: RunStats | None = None,
         shutdown: Shutdown | None = None,
@@ -101,12 +98,15 @@ class Pipeline:
         self.shutdown = shutdown or Shutdown()
         self.on_progress = on_progress
         self.on_rendered = on_rendered  # e.g. the web view; called on the renderer thread
-        self.paused = False
-        self.focus: int | None = None  # the lane shown alone in a grid window (None: the grid)
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
-        self._ready = threading.Condition()
-        self._cursor = 0  # round-robin start among lanes
+        self.tally = Tally(self.stats, self.lanes)
+        self._batcher = RoundRobinBatcher(
+            self.lanes, self.options.batch_size, self.options.max_wait_ms / 1000
+        )
+        self.screen = (
+            ScreenControl(window, self.lanes, self.shutdown, self._status_for) if window else None
+        )
         for lane in self.lanes:
             live = lane.source.live
             capacity = 1 if live else max(self.options.queue_size, 2 * self.options.batch_size)
@@ -115,13 +115,14 @@ class Pipeline:
                 self.shutdown,
                 newest_only=live,
                 on_drop=None if lane.smooth else functools.partial(self._drop_item, lane),
-                on_ready=self._notify_ready,
+                on_ready=self._batcher.notify,
             )
-        if len(self.lanes) == 1:
-            self.lanes[0].stats = self.stats  # one source: its figures are the run's
         self._detected = Channel(self.options.queue_size, self.shutdown)
         self._rendered = Channel(self.options.queue_size, self.shutdown)
-        self._new_render = threading.Event()
+
+    @property
+    def paused(self) -> bool:
+        return self.screen is not None and self.screen.paused
 
     @property
     def source(self) -> Source:
@@ -152,7 +153,7 @@ class Pipeline:
             if stuck:
                 log.warning("threads still busy at exit: %s", ", ".join(stuck))
             else:
-                self._count_discarded()
+                self.tally.discarded_in_flight()
         if self._error is not None:
             raise self._error
         return self.stats
@@ -173,51 +174,13 @@ class Pipeline:
         next_progress = time.perf_counter() + 0.5
         while any(w.is_alive() for w in workers):
             self._watch_stalls()
-            if self.window is not None:
-                self._show()
+            if self.screen is not None:
+                self.screen.tick()
             else:
                 workers[-1].join(POLL)
             if self.on_progress is not None and time.perf_counter() >= next_progress:
                 self.on_progress(self.stats)
                 next_progress = time.perf_counter() + 0.5
-
-    def _show(self) -> None:
-        from livedet.grid import compose_screen
-
-        assert self.window is not None
-        image = None
-        if self._new_render.is_set() or any(lane.status_changed() for lane in self.lanes):
-            self._new_render.clear()
-            if not self.paused:
-                image = compose_screen(self.lanes, self.focus, self._status_for)
-        command = self.window.show(image, wait_ms=5)
-        if command is not None:
-            self._on_command(command)
-
-    def _on_command(self, command: str) -> None:
-        if command in ("quit", "closed"):
-            self.shutdown.stop(channels.QUIT_KEY if command == "quit" else channels.WINDOW_CLOSED)
-        elif command == "pause":
-            self.paused = not self.paused
-        elif command in ("threshold_up", "threshold_down"):
-            step = 0.05 if command == "threshold_up" else -0.05
-            for lane in self.lanes:
-                lane.threshold = round(min(0.95, max(0.05, (lane.threshold or 0.5) + step)), 2)
-            log.warning("threshold %.2f", self.lanes[0].threshold)
-        elif command.startswith("focus:"):
-            index = int(command.split(":", 1)[1])
-            self.focus = index - 1 if 1 <= index <= len(self.lanes) else None
-            self._new_render.set()
-        elif command == "snapshot":
-            self._snapshot()
-
-    def _snapshot(self) -> None:
-        from livedet.sinks import write_snapshot
-
-        image = self.lanes[self.focus or 0].last_rendered
-        if image is not None:
-            path = write_snapshot(image)
-            log.warning("snapshot saved to %s", path)
 
     def _watch_stalls(self) -> None:
         """A read that blocks longer than the source's stall_timeout is abandoned: the source
@@ -267,7 +230,7 @@ class Pipeline:
                 if frame is None:
                     break
                 self.stats.add_stage("decode", time.perf_counter() - started)
-                self._count(lane, "in")
+                self.tally.frame_in(lane)
                 if lane.smooth:  # shown at once, drawn on a copy; the model gets the newest
                     shown = Frame(frame.index, frame.timestamp, frame.image.copy(), started)
                     if not self._detected.put(_Item(lane, shown, role="show")):
@@ -282,51 +245,12 @@ class Pipeline:
         lane.done.set()
         lane.decoded.close()  # type: ignore[attr-defined]
 
-    def _notify_ready(self) -> None:
-        with self._ready:
-            self._ready.notify_all()
-
-    def _next_batch(self) -> list[_Item] | None:
-        """Frames from the lanes that have one, round-robin, up to batch_size. Waits (at most
-        max_wait_ms, file lanes only) for more once it has one; never for a particular lane."""
-        batch: list[_Item] = []
-        live = any(lane.source.live for lane in self.lanes)
-        max_wait = 0.0 if live else self.options.max_wait_ms / 1000
-        deadline: float | None = None
-        while True:
-            with self._ready:
-                self._take_round(batch)
-                if len(batch) >= self.options.batch_size:
-                    return batch
-                channels_ = [lane.decoded for lane in self.lanes]  # type: ignore[attr-defined]
-                if all(c.finished for c in channels_):
-                    return batch or None
-                now = time.perf_counter()
-                if batch:
-                    deadline = deadline or now + max_wait
-                    if now >= deadline:
-                        return batch
-                self._ready.wait(POLL if deadline is None else min(POLL, deadline - now))
-
-    def _take_round(self, batch: list[_Item]) -> None:
-        count = len(self.lanes)
-        took = True
-        while took and len(batch) < self.options.batch_size:
-            took = False
-            for step in range(count):
-                lane = self.lanes[(self._cursor + step) % count]
-                item = lane.decoded.take()  # type: ignore[attr-defined]
-                if item is not None:
-                    batch.append(item)
-                    took = True
-                    if len(batch) >= self.options.batch_size:
-                        self._cursor = (self._cursor + step + 1) % count
-                        return
-            self._cursor = (self._cursor + 1) % count
+    def _drop_item(self, lane: Lane, _item: _Item) -> None:
+        self.tally.dropped(lane)
 
     def _infer(self) -> None:
         try:
-            while (batch := self._next_batch()) is not None:
+            while (batch := self._batcher.next_batch()) is not None:
                 started = time.perf_counter()
                 results, timings = self.predict([item.frame.image for item in batch])
                 elapsed = time.perf_counter() - started
@@ -364,10 +288,10 @@ class Pipeline:
                     lane.analytics.draw(item.frame.image)
                 self.stats.add_stage("render", time.perf_counter() - started)
                 lane.last_rendered = item.frame.image
-                if self.window is not None:
-                    self._new_render.set()  # newest wins for the screen
+                if self.screen is not None:
+                    self.screen.new_render.set()  # newest wins for the screen
                     # Capture-to-display latency; with a window the screen is what users see.
-                    self._add_latency(lane, time.perf_counter() - item.frame.captured_at)
+                    self.tally.latency(lane, time.perf_counter() - item.frame.captured_at)
                 if self.on_rendered is not None:
                     self.on_rendered(lane, item.frame.image, item.frame.timestamp)
                 if not self._rendered.put(item):
@@ -393,7 +317,7 @@ class Pipeline:
         while (item := self._rendered.get()) is not END:
             lane, frame = item.lane, item.frame
             if limit is not None and lane.stats.frames_out >= limit:
-                self._count_dropped(lane)  # a live lane past --max-frames: frames in flight
+                self.tally.dropped(lane)  # a live lane past --max-frames: frames in flight
                 continue
             started = time.perf_counter()
             if lane.video_out is not None:
@@ -406,55 +330,13 @@ class Pipeline:
                 else:
                     lane.detections_out.write(frame.index, frame.timestamp, records)
             self.stats.add_stage("encode", time.perf_counter() - started)
-            if self.window is None:
-                self._add_latency(lane, time.perf_counter() - frame.captured_at)
-            self._count(lane, "out")
+            if self.screen is None:
+                self.tally.latency(lane, time.perf_counter() - frame.captured_at)
+            self.tally.frame_out(lane)
             if limit is not None and lane.stats.frames_out >= limit and lane.source.live:
                 lane.done.set()  # live: --max-frames counts frames written, not frames read
                 if all(other.done.is_set() for other in self.lanes):
                     self.shutdown.stop(channels.MAX_FRAMES)
-
-    # -- bookkeeping --------------------------------------------------------------------------
-
-    def _both(self, lane: Lane) -> tuple[RunStats, ...]:
-        """The run's figures and the lane's (the same object when there is one source)."""
-        return (self.stats,) if lane.stats is self.stats else (self.stats, lane.stats)
-
-    def _count(self, lane: Lane, what: str) -> None:
-        for stats in self._both(lane):
-            stats.count_in() if what == "in" else stats.count_out()
-        self._sync_source(lane)
-
-    def _drop_item(self, lane: Lane, _item: _Item) -> None:
-        self._count_dropped(lane)
-
-    def _count_dropped(self, lane: Lane, frames: int = 1) -> None:
-        for stats in self._both(lane):
-            stats.count_dropped(frames)
-
-    def _add_latency(self, lane: Lane, seconds: float) -> None:
-        for stats in self._both(lane):
-            stats.add_latency(seconds)
-
-    def _sync_source(self, lane: Lane) -> None:
-        source = lane.source
-        lane.stats.outages, lane.stats.reconnects = source.outages, source.reconnects
-        lane.stats.outage_seconds = source.outage_seconds
-        if len(self.lanes) > 1:
-            self.stats.outages = sum(lane.source.outages for lane in self.lanes)
-            self.stats.reconnects = sum(lane.source.reconnects for lane in self.lanes)
-            self.stats.outage_seconds = sum(lane.source.outage_seconds for lane in self.lanes)
-
-    def _count_discarded(self) -> None:
-        """An abort discards the frames in flight: count them, so that frames_in == frames_out +
-        frames_dropped on every path."""
-        for lane in self.lanes:
-            self._sync_source(lane)
-        everyone = [self.stats] + [
-            lane.stats for lane in self.lanes if lane.stats is not self.stats
-        ]
-        for stats in everyone:
-            stats.count_dropped(max(0, stats.frames_in - stats.frames_out - stats.frames_dropped))
 
     # -- overlay ------------------------------------------------------------------------------
 
@@ -465,7 +347,7 @@ class Pipeline:
             live=lane.source.live,
             source_status=lane.source.status,
             inference_ms=self.stats.last_inference_ms,
-            dropped=lane.stats.frames_dropped if len(self.lanes) > 1 else self.stats.frames_dropped,
+            dropped=lane.stats.frames_dropped,
             stage_ms={
                 s: self.stats.stage_ms(s) for s in ("decode", "inference", "render", "encode")
             }
