@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from livedet import channels
+from livedet.atomic import write_json_atomically
 from livedet.channels import Shutdown
 from livedet.config import Config, SourceSettings
 from livedet.detector import Detector, Selection
@@ -22,14 +23,8 @@ from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
-from livedet.sinks import (
-    IMAGE_FORMATS,
-    DetectionsLog,
-    EventsLog,
-    ImageSink,
-    VideoSink,
-    write_json_atomically,
-)
+from livedet.records import DetectionsLog, EventsLog
+from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
 from livedet.sources import open_source
 from livedet.stats import RunStats
 

@@ -7,16 +7,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from livedet.atomic import check_output_path
 from livedet.errors import UsageError
 from livedet.models import DEFAULT_MODEL
+from livedet.records import DETECTION_FORMATS
 from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
-from livedet.sinks import (
-    DETECTION_FORMATS,
-    IMAGE_FORMATS,
-    VIDEO_FORMATS,
-    VIDEO_QUALITY,
-    check_output_path,
-)
+from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
 from livedet.sources import IMAGE_SUFFIXES, is_stream_url
 
 OVERLAYS = ("full", "fps", "none")

@@ -7,17 +7,15 @@ under the real name. `close()` is idempotent and always finalizes what was writt
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-import os
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import cv2
 import numpy as np
 
+from livedet.atomic import finish, temporary_path, write_bytes_atomically, write_failure
 from livedet.errors import RuntimeFailure, SinkError
 from livedet.sources import IMAGE_SUFFIXES
 
@@ -33,37 +31,6 @@ VIDEO_FORMATS: dict[str, tuple[str | None, str]] = {
     ".avi": (None, "MJPG"),
 }
 IMAGE_FORMATS = IMAGE_SUFFIXES  # a photo in, the same kinds of photo out
-DETECTION_FORMATS = frozenset({".jsonl", ".csv"})
-
-
-def temporary_path(target: Path) -> Path:
-    """Hidden sibling with the same extension (encoders pick the container from it)."""
-    return target.with_name(f".{target.stem}.livedet-partial{target.suffix}")
-
-
-def check_output_path(
-    path: Path, allowed: frozenset[str] | set[str], what: str, *, overwrite: bool
-) -> None:
-    """Fail before any work if an output could not be written or would clobber a file."""
-    if path.suffix.lower() not in allowed:
-        raise SinkError(
-            f"{what} {path}: unknown extension {path.suffix or '(none)'!r}; "
-            f"use one of {', '.join(sorted(allowed))}"
-        )
-    folder = path.parent
-    if not folder.is_dir():
-        raise SinkError(f"{what} {path}: folder {folder} does not exist; create it first")
-    if path.is_dir():
-        raise SinkError(f"{what} {path} is a folder; give a file name")
-    if path.exists() and not overwrite:
-        raise SinkError(f"{what} {path} already exists; pass --overwrite to replace it")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SinkError(f"{what} {path}: folder {folder} is not writable; choose another folder")
-
-
-def _write_failure(path: Path, error: Exception) -> RuntimeFailure:
-    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return RuntimeFailure(f"cannot write {path}: {reason}; free disk space or choose another --out")
 
 
 # --video-quality: libx264 (preset, crf) for each name, measured in docs/kiosk.md on the demo clip
@@ -125,7 +92,7 @@ class VideoSink:
             elif self._cv_writer is not None:
                 self._cv_writer.write(image)
         except Exception as e:
-            raise _write_failure(self.path, e) from e
+            raise write_failure(self.path, e) from e
         self.frames_written += 1
 
     def _open(self, width: int, height: int) -> None:
@@ -233,9 +200,9 @@ class VideoSink:
                     error = error or e
             if self._cv_writer is not None:
                 self._cv_writer.release()
-        _finish(self._tmp, self.path, keep=self.frames_written > 0 and error is None)
+        finish(self._tmp, self.path, keep=self.frames_written > 0 and error is None)
         if error is not None:
-            raise _write_failure(self.path, error) from error
+            raise write_failure(self.path, error) from error
 
 
 class ImageSink:
@@ -260,104 +227,7 @@ class ImageSink:
         ok, encoded = cv2.imencode(self.path.suffix, image)
         if not ok:
             raise RuntimeFailure(f"cannot encode {self.path} as {self.path.suffix}")
-        tmp = temporary_path(self.path)
-        try:
-            tmp.write_bytes(encoded.tobytes())
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise _write_failure(self.path, e) from e
-        _finish(tmp, self.path, keep=True)
-
-
-class DetectionsLog:
-    """One record per frame, in frame order: JSON Lines, or CSV with one row per detection
-    (a frame with none gets one row with empty detection fields, so every frame is present)."""
-
-    CSV_HEADER = ("frame", "t", "label", "class_id", "score", "x1", "y1", "x2", "y2")
-    # Filled only when there is something to say: tracking ids, carried boxes, keypoints (as
-    # JSON [[x, y, score], ...]).
-    CSV_EXTRA = ("track_id", "predicted", "keypoints")
-
-    def __init__(self, path: Path, *, source: str | None = None) -> None:
-        """source: the source's name, written into every record (several sources)."""
-        self.path = path
-        self.source = source
-        self.records = 0
-        self._tmp = temporary_path(path)
-        try:
-            self._file: IO[str] | None = self._tmp.open("w", encoding="utf-8", newline="")
-        except OSError as e:
-            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
-        self._csv = csv.writer(self._file) if path.suffix.lower() == ".csv" else None
-        if self._csv is not None:
-            named = ("source",) * (source is not None)
-            self._csv.writerow(named + self.CSV_HEADER + self.CSV_EXTRA)
-
-    def write(
-        self,
-        frame_index: int,
-        timestamp: float,
-        records: list[dict[str, Any]],
-        *,
-        predicted: bool = False,
-    ) -> None:
-        """predicted: the boxes were carried by the tracker, not detected on this frame."""
-        assert self._file is not None
-        try:
-            first = [self.source] if self.source is not None else []
-            if self._csv is None:
-                line: dict[str, Any] = {"source": self.source} if self.source is not None else {}
-                line.update(frame=frame_index, t=round(timestamp, 4), detections=records)
-                if predicted:
-                    line["predicted"] = True
-                text = json.dumps(line, separators=(",", ":"), ensure_ascii=False)
-                self._file.write(text + "\n")
-            elif not records:
-                flag = "1" if predicted else ""
-                self._csv.writerow([*first, frame_index, round(timestamp, 4), *[""] * 8, flag, ""])
-            else:
-                for r in records:
-                    row = [*first, frame_index, round(timestamp, 4), r["label"], r["class_id"]]
-                    track_id = r.get("track_id")
-                    points = r.get("keypoints")
-                    extra = [
-                        "" if track_id is None else track_id,
-                        "1" if predicted else "",
-                        "" if points is None else json.dumps(points, separators=(",", ":")),
-                    ]
-                    self._csv.writerow([*row, r["score"], *r["box"], *extra])
-        except OSError as e:
-            raise _write_failure(self.path, e) from e
-        self.records += 1
-
-    def close(self) -> None:
-        if self._file is None:
-            return
-        file, self._file = self._file, None
-        try:
-            file.close()
-        except OSError as e:
-            _finish(self._tmp, self.path, keep=False)
-            raise _write_failure(self.path, e) from e
-        # Same rule as the video: a run that produced no frame leaves no file behind.
-        _finish(self._tmp, self.path, keep=self.records > 0)
-
-
-def _finish(tmp: Path, target: Path, *, keep: bool) -> None:
-    if keep and tmp.exists():
-        os.replace(tmp, target)  # atomic on one filesystem
-    else:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    tmp = temporary_path(path)
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _write_failure(path, e) from e
+        write_bytes_atomically(self.path, encoded.tobytes())
 
 
 def write_snapshot(image: np.ndarray, folder: Path | None = None) -> Path:
@@ -373,39 +243,5 @@ def write_snapshot(image: np.ndarray, folder: Path | None = None) -> Path:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise RuntimeFailure(f"cannot encode a snapshot as {path}")
-    tmp = temporary_path(path)
-    try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _write_failure(path, e) from e
+    write_bytes_atomically(path, encoded.tobytes())
     return path
-
-
-class EventsLog:
-    """--events: one JSON line per enter/exit/cross event, finalized atomically like the rest."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.events = 0
-        self._tmp = temporary_path(path)
-        try:
-            self._file: IO[str] | None = self._tmp.open("w", encoding="utf-8")
-        except OSError as e:
-            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
-
-    def write(self, event: dict[str, Any]) -> None:
-        assert self._file is not None
-        try:
-            self._file.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False) + "\n")
-        except OSError as e:
-            raise _write_failure(self.path, e) from e
-        self.events += 1
-
-    def close(self) -> None:
-        if self._file is None:
-            return
-        file, self._file = self._file, None
-        file.close()
-        _finish(self._tmp, self.path, keep=True)  # an empty file says: no events happened

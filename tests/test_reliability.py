@@ -23,11 +23,12 @@ import pytest
 import livedet.cli
 import livedet.pipeline
 import livedet.streams
+from livedet.channels import Shutdown
 from livedet.detections import Detections
 from livedet.errors import RuntimeFailure, SourceError, one_line
 from livedet.pipeline import Pipeline, PipelineOptions
-from livedet.sinks import DetectionsLog, VideoSink
-from livedet.channels import Shutdown
+from livedet.records import DetectionsLog
+from livedet.sinks import VideoSink
 from livedet.sources import Frame, RecordedSource
 from livedet.streams import LiveSource
 

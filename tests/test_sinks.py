@@ -7,14 +7,10 @@ import av
 import numpy as np
 import pytest
 
+from livedet.atomic import check_output_path, temporary_path
 from livedet.errors import SinkError
-from livedet.sinks import (
-    DetectionsLog,
-    ImageSink,
-    VideoSink,
-    check_output_path,
-    temporary_path,
-)
+from livedet.records import DetectionsLog
+from livedet.sinks import ImageSink, VideoSink
 
 
 def _frames(n, width=320, height=240):

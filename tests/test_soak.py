@@ -19,7 +19,8 @@ import pytest
 
 from livedet.detections import Detections
 from livedet.pipeline import Pipeline, PipelineOptions
-from livedet.sinks import DetectionsLog, VideoSink
+from livedet.records import DetectionsLog
+from livedet.sinks import VideoSink
 from livedet.sources import Frame, RecordedSource
 from livedet.streams import LiveSource
 

@@ -170,7 +170,7 @@ def _unexpected(error: Exception) -> str:
 
 def remove_partials(job: Job) -> None:
     """Delete the hidden partial files a killed worker left beside the outputs of `job`."""
-    from livedet.sinks import temporary_path
+    from livedet.atomic import temporary_path
 
     for path in job.outputs:
         temporary_path(path).unlink(missing_ok=True)
