@@ -118,7 +118,7 @@ class WebServer:
 
     @property
     def url(self) -> str:
-        host = self._httpd.server_address[0]
+        host = str(self._httpd.server_address[0])
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def serve_forever(self) -> None:
