@@ -159,8 +159,8 @@ def test_outbox_is_bounded_while_no_broker_listens() -> None:
         ("http://broker/kiosk", "scheme must be mqtt"),
         ("mqtt:///kiosk", "no broker host"),
         ("mqtt://broker:notaport/kiosk", "port"),
-        ("mqtt://broker/kiosk/#", "may not contain + or #"),
-        ("mqtt://broker/kiosk/+/x", "may not contain + or #"),
+        ("mqtt://broker/kiosk/#", "prefix may not contain"),
+        ("mqtt://broker/kiosk/+/x", "prefix may not contain"),
     ],
 )
 def test_bad_urls_are_one_line_usage_errors(url: str, complaint: str) -> None:
