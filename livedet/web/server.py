@@ -303,7 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- logging: through `logging`, never the token ----
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = urlsplit(self.path).path  # the query may hold ?token=
+        # The query may hold ?token=; a malformed request has no path at all.
+        path = urlsplit(getattr(self, "path", "") or "").path or "(bad request)"
         log.debug("%s %s %s %s", self.address_string(), self.command, path, code)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base signature)
