@@ -8,6 +8,7 @@ that stops reading is dropped after `send_timeout_s`.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import socket
@@ -17,7 +18,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from livedet.errors import SinkError
 from livedet.web.hub import WebHub
@@ -171,8 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path)
         source = query.get("source", [""])[0]
         if path in ("/", "/index.html"):
-            body, kind = web.static["index.html"]
-            self._send_body(HTTPStatus.OK, body, kind)
+            self._page(query.get("token", [""])[0])
         elif path.startswith("/static/") and path[8:] in web.static:
             body, kind = web.static[path[8:]]
             self._send_body(HTTPStatus.OK, body, kind)
@@ -192,6 +192,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     # ---- endpoints ----
+
+    def _page(self, token: str) -> None:
+        # The page's own script and style sheet need the token too: a browser sends no
+        # Authorization header for them, so their URLs carry the one the page was opened with.
+        body, kind = self.server.web.static["index.html"]
+        token_query = html.escape("?token=" + quote(token, safe="")) if token else ""
+        self._send_body(HTTPStatus.OK, body.replace(b"{{token_query}}", token_query.encode()), kind)
 
     def _known_source(self, source: str) -> str | None:
         names = self.server.web.hub.sources()

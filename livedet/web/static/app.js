@@ -54,7 +54,9 @@ function showSource(name, s) {
   const rows = [["fps", fmt(s.fps)], ["dropped", fmt(s.dropped)], ["latency ms", fmt(latency, 0)],
                 ["uptime", duration(s.uptime_s)], ["frame age", fmt(s.frame_age_s, 2) + " s"],
                 ["frames", fmt(s.frames_published)]];
-  facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  facts.replaceChildren(...rows.map(([k, v]) => {
+    const pair = el("div"); pair.append(el("dt", {}, k), el("dd", {}, v)); return pair;
+  }));
 }
 
 function showCounts(counts) {
