@@ -7,7 +7,8 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -212,9 +213,19 @@ def test_viewer_limit_gives_503(hub: WebHub) -> None:
     for server in serve(hub, max_viewers=1):
         first = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
         first.request("GET", "/stream.mjpg?source=cam0")
-        assert first.getresponse().status == 200
-        assert get(server, "/stream.mjpg?source=cam0")[0] == 503
-        first.close()
+        watching = first.getresponse()  # kept: dropping it would close the stream
+        assert watching.status == 200
+        assert get(server, "/stream.mjpg?source=cam0", limit=100)[0] == 503
+        watching.close()
+        wait_until(lambda: server.stream_viewers.count == 0)  # the slot is given back
+        assert get(server, "/stream.mjpg?source=cam0", limit=100)[0] == 200
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_health_outage_and_stall() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import select
 import socket
 import threading
 import time
@@ -238,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
                 sent_at = time.monotonic()
                 sent, jpeg = web.hub.newest_jpeg(name, after=sent, timeout=0.5)
                 if not jpeg:
+                    if self._viewer_left():  # a still source: no write would notice
+                        break
                     continue
                 # The next boundary right after the image: browsers show a part only once they
                 # see where it ends.
@@ -265,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
             quiet_since = time.monotonic()
             while not web.stopping.is_set():
                 last, events = web.hub.events_after(last, timeout=0.5)
+                if not events and self._viewer_left():
+                    break
                 for event_id, event in events:
                     data = json.dumps(event, default=str)
                     self.wfile.write(f"id: {event_id}\ndata: {data}\n\n".encode())
@@ -278,6 +283,12 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             web.event_viewers.leave()
             self.close_connection = True
+
+    def _viewer_left(self) -> bool:
+        """True once the viewer closed its connection (readable with nothing to read), so its
+        slot is given back even while no new frame or event comes to fail a write."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
 
     # ---- responses ----
 
