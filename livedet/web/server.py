@@ -232,6 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
+            # A small kernel buffer: a viewer that stops reading fills it within a few frames
+            # and hits the send timeout, instead of parking megabytes per viewer in the kernel.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
             self._start_long_response(f"multipart/x-mixed-replace; boundary={_BOUNDARY}")
             self.wfile.write(f"--{_BOUNDARY}\r\n".encode())
             sent, min_interval = 0, 1.0 / web.max_stream_fps if web.max_stream_fps > 0 else 0.0
