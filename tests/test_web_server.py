@@ -217,7 +217,8 @@ def test_viewer_limit_gives_503(hub: WebHub) -> None:
         assert watching.status == 200
         assert get(server, "/stream.mjpg?source=cam0", limit=100)[0] == 503
         watching.close()
-        wait_until(lambda: server.stream_viewers.count == 0)  # the slot is given back
+        viewers = server.stream_viewers
+        wait_until(lambda: viewers.count == 0)  # noqa: B023 (called here) slot given back
         assert get(server, "/stream.mjpg?source=cam0", limit=100)[0] == 200
 
 
