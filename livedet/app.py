@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -24,6 +25,7 @@ from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
 from livedet.records import DetectionsLog, EventsLog
+from livedet.remote import Remote, fan_out
 from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
 from livedet.sources import open_source
 from livedet.stats import RunStats
@@ -82,8 +84,9 @@ def _run(
     labels = load_label_map(config.labels or spec.label_map)
     with contextlib.ExitStack() as resources:
         lanes = [open_lane(s, config, labels, shutdown, resources) for s in config.source_list()]
+        remote = Remote(config, resources)
         if config.track:
-            add_tracking(lanes, config, labels, resources)
+            add_tracking(lanes, config, labels, resources, remote.on_event)
         window = None
         if config.display:  # after the sources: "no camera" is the more basic news
             check_display_available()
@@ -99,8 +102,16 @@ def _run(
             title = "livedet - " + ", ".join(lane.name for lane in lanes)
             window = resources.enter_context(Window(title, fullscreen=config.fullscreen))
         pipeline = build_pipeline(config, model, lanes, labels, shutdown, stats, window=window)
-        if progress:
-            pipeline.on_progress = progress_printer(pipeline.lanes)
+        pipeline.on_rendered = remote.on_rendered
+        pipeline.services = remote.services
+        printer = progress_printer(pipeline.lanes) if progress else None
+
+        def on_progress(figures: RunStats) -> None:
+            if printer is not None:
+                printer(figures)
+            remote.on_progress(figures, lanes)
+
+        pipeline.on_progress = on_progress
         log.info(
             "model %s loaded in %.1f s (batch %s); reading %s",
             config.model,
@@ -109,9 +120,11 @@ def _run(
             ", ".join(lane.source.description for lane in lanes),
         )
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
+        remote.running(True)
         try:
             pipeline.run()
         finally:
+            remote.running(False)
             if pipeline.on_progress is not None:
                 pipeline.on_progress(stats)  # the last word: 100 % for a complete file
             stats.counts = {
@@ -206,7 +219,11 @@ def open_lane(
 
 
 def add_tracking(
-    lanes: list[Lane], config: Config, labels: dict[int, str], resources: contextlib.ExitStack
+    lanes: list[Lane],
+    config: Config,
+    labels: dict[int, str],
+    resources: contextlib.ExitStack,
+    on_event: Callable[[dict[str, Any]], None],
 ) -> None:
     """A tracker per source drawing ids from one counter (ids never collide across sources),
     counters for --line/--zone, and the --events file shared by every source."""
@@ -215,10 +232,9 @@ def add_tracking(
 
     ids = TrackIdCounter()
     lines, zones = config.regions()
-    on_event = None
     if config.events is not None:
         events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
-        on_event = events.write
+        on_event = fan_out(events.write, on_event)
     for lane in lanes:
         tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold)
         lane.analytics = SourceAnalytics(

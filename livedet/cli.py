@@ -212,6 +212,37 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     out.add_argument(
         "--verbose", action="store_true", help="more log lines; stage timings on screen"
     )
+    web = p.add_argument_group("watching from elsewhere")
+    web.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="web view of every source, /api/stats, /api/events and /healthz (127.0.0.1 unless "
+        "a HOST is given, which needs a token)",
+    )
+    web.add_argument("--serve-token", metavar="TOKEN", help="required on every web request")
+    web.add_argument(
+        "--serve-token-file", type=Path, metavar="FILE", help="the token, from a file's first line"
+    )
+    web.add_argument(
+        "--serve-max-viewers", type=int, default=10, metavar="N", help="streams at once (10)"
+    )
+    web.add_argument(
+        "--health-outage-limit",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="/healthz fails when a source is down this long (120)",
+    )
+    web.add_argument(
+        "--health-stall-limit",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="/healthz fails when no frame came for this long (30)",
+    )
+    web.add_argument(
+        "--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="events and stats to an MQTT broker"
+    )
     trk = p.add_argument_group("tracking and counting")
     trk.add_argument(
         "--track",

@@ -80,6 +80,13 @@ class Config:
     lines: tuple[str, ...] = ()  # --line x1,y1,x2,y2[:name]: crossings counted in and out
     zones: tuple[str, ...] = ()  # --zone x1,y1,x2,y2,x3,y3,...[:name]: inside, entries, exits
     events: Path | None = None  # --events FILE.jsonl: one line per enter/exit/cross
+    serve: str | None = None  # --serve [HOST:]PORT: web view, /api/stats, /healthz
+    serve_token: str | None = None  # required on every request (mandatory off loopback)
+    serve_token_file: Path | None = None  # the token from a file's first line (not in `ps`)
+    serve_max_viewers: int = 10
+    health_outage_limit: float = 120.0  # /healthz fails when a source is down this long
+    health_stall_limit: float = 30.0  # ... or no frame came for this long while running
+    mqtt: str | None = None  # mqtt://host[:port]/prefix: events and periodic stats
     loop: bool = False
     max_frames: int | None = None
     overwrite: bool = False
@@ -89,6 +96,19 @@ class Config:
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
+
+    def serve_address(self) -> tuple[str, int]:
+        from livedet.web.security import parse_bind_address
+
+        assert self.serve is not None
+        return parse_bind_address(self.serve)
+
+    def serve_token_value(self) -> str | None:
+        if self.serve_token_file is not None:
+            from livedet.web.security import read_token_file
+
+            return read_token_file(self.serve_token_file)
+        return self.serve_token
 
     def regions(self) -> tuple[list[LineSpec], list[ZoneSpec]]:
         """The parsed --line and --zone values (UsageError, one line, for a bad one)."""
@@ -183,6 +203,7 @@ class Config:
             check_output_path(
                 self.events, frozenset({".jsonl"}), "--events", overwrite=self.overwrite
             )
+        self._validate_remote()
         if self.overlay is not None and self.overlay not in OVERLAYS:
             raise UsageError(f"--overlay {self.overlay!r}: use one of {', '.join(OVERLAYS)}")
         if self.loop and any(s.live or s.photo for s in sources):
@@ -196,7 +217,11 @@ class Config:
             )
         if len(sources) > 1 and any(s.photo for s in sources):
             raise UsageError("a photo cannot run beside other sources; run it on its own")
-        nothing = self.out is None and self.detections is None and self.stats is None
+        nothing = (
+            (self.out is None and self.detections is None and self.stats is None)
+            and self.serve is None
+            and self.mqtt is None
+        )
         if not self.display and nothing and self.out_dir is None and not self._per_source_outputs():
             raise UsageError(
                 "--no-display without --out/--out-dir/--detections/--stats would produce "
@@ -204,6 +229,26 @@ class Config:
             )
         self._validate_outputs(sources)
         return self
+
+    def _validate_remote(self) -> None:
+        if self.serve is not None:
+            from livedet.web.security import check_bind
+
+            host, _ = self.serve_address()
+            check_bind(host, self.serve_token_value())
+            _positive("--serve-max-viewers", self.serve_max_viewers)
+            for flag, seconds in (
+                ("--health-outage-limit", self.health_outage_limit),
+                ("--health-stall-limit", self.health_stall_limit),
+            ):
+                if seconds <= 0:
+                    raise UsageError(f"{flag} {seconds}: must be more than 0 seconds")
+        elif self.serve_token or self.serve_token_file:
+            raise UsageError("--serve-token needs --serve [HOST:]PORT")
+        if self.mqtt is not None:
+            from livedet.web.mqtt import parse_mqtt_url
+
+            parse_mqtt_url(self.mqtt)
 
     def _validate_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
         if self.out_dir is not None and not self.out_dir.is_dir():

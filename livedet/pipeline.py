@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,13 @@ _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
 # predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
 # missing: the pipeline counts the rest of the call as inference.
 Predict = Callable[[Sequence[np.ndarray]], tuple[list[Detections], Mapping[str, float]]]
+
+
+class Service(Protocol):
+    """Something that serves while the pipeline runs (the web view)."""
+
+    def serve_forever(self) -> None: ...
+    def shutdown(self) -> None: ...
 
 
 @dataclass
@@ -85,6 +92,7 @@ class Pipeline:
         shutdown: Shutdown | None = None,
         on_progress: Callable[[RunStats], None] | None = None,
         on_rendered: Callable[[Lane, np.ndarray, float], None] | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
         if isinstance(source, Sequence):
             self.lanes = list(source)
@@ -98,6 +106,7 @@ class Pipeline:
         self.shutdown = shutdown or Shutdown()
         self.on_progress = on_progress
         self.on_rendered = on_rendered  # e.g. the web view; called on the renderer thread
+        self.services = list(services)  # e.g. the web server: run for as long as the pipeline
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self.tally = Tally(self.stats, self.lanes)
@@ -140,9 +149,14 @@ class Pipeline:
         workers += [self._start(self._render, "renderer"), self._start(self._write, "writer")]
         for lane in self.lanes:
             self._start_grabber(lane)
+        serving = [self._start(service.serve_forever, "service") for service in self.services]
         try:
             self._supervise(workers)
         finally:
+            for service in self.services:
+                service.shutdown()
+            for thread in serving:
+                thread.join(_JOIN_BUDGET)
             if any(w.is_alive() for w in workers):
                 self.shutdown.abort()  # we are leaving (error, KeyboardInterrupt): nobody waits
             deadline = time.perf_counter() + _JOIN_BUDGET

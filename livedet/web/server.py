@@ -127,6 +127,10 @@ class WebServer:
         log.info("web view on %s (%s)", self.url, "token required" if self.token else "no token")
         self._httpd.serve_forever(poll_interval=0.2)
 
+    def close(self) -> None:
+        """Release the socket of a server that never served (a run that failed before start)."""
+        self._httpd.server_close()
+
     def shutdown(self) -> None:
         """Stop serving, end every stream within about half a second, close the socket.
         Call from another thread than the one in `serve_forever`."""

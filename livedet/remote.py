@@ -1,0 +1,120 @@
+"""Watching a run from elsewhere: the web view (--serve), /healthz and MQTT (--mqtt), wired to the
+pipeline's hooks. The pipeline runs the web server's thread; nothing here starts one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from livedet.config import Config
+from livedet.stats import RunStats
+
+if TYPE_CHECKING:
+    from livedet.lanes import Lane
+    from livedet.web.hub import WebHub
+    from livedet.web.mqtt import MqttPublisher
+    from livedet.web.server import WebServer
+
+log = logging.getLogger(__name__)
+
+STATUS_EVERY = 1.0  # seconds between status updates to the web view
+MQTT_STATS_EVERY = 10.0  # seconds between stats messages to the broker
+
+
+class Remote:
+    """The web hub/server and the MQTT publisher a Config asks for (either may be absent)."""
+
+    def __init__(self, config: Config, resources: contextlib.ExitStack) -> None:
+        self.hub: WebHub | None = None
+        self.server: WebServer | None = None
+        self.mqtt: MqttPublisher | None = None
+        self._next_status = self._next_mqtt = 0.0
+        self._started = time.monotonic()
+        if config.serve is not None:
+            from livedet.web.hub import WebHub
+            from livedet.web.server import WebServer
+
+            host, port = config.serve_address()
+            self.hub = WebHub(
+                outage_limit_s=config.health_outage_limit, stall_limit_s=config.health_stall_limit
+            )
+            self.server = WebServer(
+                self.hub,
+                host,
+                port,
+                token=config.serve_token_value(),
+                max_viewers=config.serve_max_viewers,
+            )
+            server = self.server
+            resources.callback(server.close)  # after shutdown() too: closing twice is harmless
+            log.warning("web view on %s", server.url)
+        if config.mqtt is not None:
+            from livedet.web.mqtt import MqttPublisher
+
+            self.mqtt = resources.enter_context(contextlib.closing(MqttPublisher(config.mqtt)))
+
+    @property
+    def services(self) -> list[Any]:
+        """Blocking serve_forever()/shutdown() objects for the pipeline to run in its threads."""
+        return [self.server] if self.server is not None else []
+
+    def running(self, running: bool) -> None:
+        if self.hub is not None:
+            self.hub.set_running(running)
+
+    def on_rendered(self, lane: Lane, image: np.ndarray, timestamp: float) -> None:
+        """The renderer's hook: the annotated frame is final (nothing draws into it later)."""
+        if self.hub is not None:
+            self.hub.publish_frame(lane.name, image, timestamp)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if self.hub is not None:
+            self.hub.publish_event(event)
+        if self.mqtt is not None:
+            self.mqtt.publish_event(event)
+
+    def on_progress(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
+        """Main thread, twice a second: status to the web view, stats to MQTT now and then."""
+        now = time.monotonic()
+        if self.hub is not None and now >= self._next_status:
+            self._next_status = now + STATUS_EVERY
+            self.hub.publish_status(status_document(stats, lanes, now - self._started))
+        if self.mqtt is not None and now >= self._next_mqtt:
+            self._next_mqtt = now + MQTT_STATS_EVERY
+            self.mqtt.publish_stats(status_document(stats, lanes, now - self._started))
+
+
+def status_document(stats: RunStats, lanes: Sequence[Lane], uptime: float) -> dict[str, Any]:
+    """Per-source state, rates, drops, latency, outage time and counts, as JSON-ready values."""
+    sources = {}
+    for lane in lanes:
+        figures = lane.stats
+        state = lane.source.status
+        sources[lane.name] = {
+            "state": "live" if state in ("live", "file") else state,
+            "fps": round(lane.fps or 0.0, 2),
+            "frames": figures.frames_out,
+            "dropped": figures.frames_dropped,
+            "latency_ms": figures.latency_ms(50),
+            "outages": lane.source.outages,
+            "outage_s": round(lane.source.outage_seconds, 1),
+            "uptime_s": round(uptime, 1),
+        }
+    counts = {lane.name: lane.analytics.as_dict() for lane in lanes if lane.analytics is not None}
+    return {"sources": sources, "counts": counts, "frames_out": stats.frames_out}
+
+
+def fan_out(*sinks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:
+    """One event callback feeding several sinks (events file, web view, MQTT)."""
+    active = [sink for sink in sinks if sink is not None]
+
+    def send(event: dict[str, Any]) -> None:
+        for sink in active:
+            sink(event)
+
+    return send
