@@ -163,8 +163,9 @@ def build_pipeline(
         labels,
         window=window,
         options=PipelineOptions(
-            # Live: newest frame, lowest latency; batch-1 models never get a batch.
-            batch_size=config.batch_size if model.open_batch and not live else 1,
+            # Batch-1 models never get a batch. Live lanes give at most their newest frame each,
+            # so one live source runs at batch 1 and several share one call.
+            batch_size=config.batch_size if model.open_batch else 1,
             max_wait_ms=0.0 if live else config.max_wait_ms,
             max_frames=config.max_frames,
             overlay=overlay,

@@ -56,6 +56,8 @@ def test_bench_writes_every_section_with_numbers(
             "4",
             "--min-seconds",
             "0.05",
+            "--skip",
+            "multi,tracking,batch",  # measured by their own tests below and in test_batch_*
             "--json",
             str(report),
         ]
@@ -106,3 +108,25 @@ def test_simulated_camera_keeps_wall_clock_rate_and_counts_missed_frames() -> No
     time.sleep(0.1)  # ~5 frame intervals: the next read gets the newest frame at once
     camera.read()
     assert camera.missed >= 3
+
+
+@pytest.mark.timeout(120)
+def test_many_cameras_share_one_worker_fairly(color_model_open: Path) -> None:
+    from livedet.bench import multi
+
+    frames, _ = make_frames(12, 160, 96)
+    result = multi.one_process(str(color_model_open), frames, cameras=3, seconds=2.0)
+    assert result["cameras"] == 3 and len(result["per_source_fps"]) == 3
+    assert result["total_fps"] > 0
+    assert result["fairness_max_over_min"] <= 1.5  # no camera starves
+
+
+@pytest.mark.timeout(120)
+def test_smooth_view_shows_camera_rate_with_a_slow_model(color_model_b1: Path) -> None:
+    from livedet.bench import multi
+
+    frames, _ = make_frames(12, 160, 96)
+    result = multi.smooth_view(str(color_model_b1), frames, seconds=3.0, fps=20.0, slower=10)
+    assert result["inferences_per_s"] <= 2.5  # the model really is ~10x slower than the camera
+    assert result["shown_over_camera"] >= 0.8  # yet (nearly) every camera frame is shown
+

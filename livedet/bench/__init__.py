@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livedet.bench import extras
 from livedet.cli import OneLineParser
 from livedet.errors import LivedetError, UsageError
 from livedet.models import DEMO_CLIP
@@ -44,6 +45,8 @@ class BenchOptions:
     camera_fps: float = 30.0
     rss_frames: int = 5000
     skip_heavy: bool = False
+    skip: frozenset[str] = frozenset()  # round-2 sections to leave out: multi, tracking, batch
+    multi_seconds: float = 20.0  # per many-cameras measurement
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
     heavy_frames: int = 40
     min_seconds: float = 3.0  # per model-only measurement
@@ -92,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-heavy", action="store_true", help="skip the heavy stand-in section")
     p.add_argument(
+        "--skip",
+        default="",
+        metavar="LIST",
+        help="sections to leave out, comma-separated: multi, tracking, batch",
+    )
+    p.add_argument(
+        "--multi-seconds",
+        type=float,
+        default=d.multi_seconds,
+        help=f"seconds per many-cameras measurement (default {d.multi_seconds:.0f})",
+    )
+    p.add_argument(
         "--heavy-model",
         help="heavy batch-1 model (default: the ResNet50-FPN "
         "stand-in, built once into the cache folder)",
@@ -124,6 +139,8 @@ def parse_options(argv: list[str]) -> BenchOptions:
         camera_fps=args.camera_fps,
         rss_frames=args.rss_frames,
         skip_heavy=args.skip_heavy,
+        skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
+        multi_seconds=args.multi_seconds,
         heavy_model=args.heavy_model,
         heavy_frames=args.heavy_frames,
         min_seconds=args.min_seconds,
@@ -163,6 +180,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         results.update(_main_model(options, video, frames, folder))
         if not options.skip_heavy:
             results["heavy"] = _heavy_model(options, video, frames, folder)
+    results.update(
+        extras.run(model=options.model, seconds=options.multi_seconds, skip=options.skip)
+    )
     results["targets"] = targets(results)
     return results
 
@@ -281,6 +301,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         first, last = live["p95_first_ms"], live["p95_last_ms"]
         drift = abs(last - first) / first if first else None
         check(f"live: p95 change, last vs first {live['window_s']:.0f} s", drift, 0.2, False)
+    extras.targets(results, check)
     rss = results.get("rss")
     if rss:
         check(f"RSS growth MB over {rss['frames']} frames", rss["growth_mb"], 50.0, False)
@@ -357,6 +378,7 @@ def table(results: dict[str, Any]) -> str:
             f"{traced['traced_fps']:.2f} vs {traced['python_calls_fps']:.2f} fps "
             f"(x{traced['speedup']:.2f})",
         )
+    extras.rows(results, add)
     for t in results["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
         add(t["target"], _fmt(t["measured"]), f"{t['op']} {_fmt(t['limit'])}", verdict)
@@ -425,7 +447,10 @@ def _fmt(value: float | None) -> str:
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+    def value(v: Any) -> Any:
+        return str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, frozenset) else v
+
+    return {k: value(v) for k, v in data.items()}
 
 
 def main(argv: list[str]) -> int:
