@@ -32,7 +32,10 @@ def check_output_path(
     if path.is_dir():
         raise SinkError(f"{what} {path} is a folder; give a file name")
     if path.exists() and not overwrite:
-        raise SinkError(f"{what} {path} already exists; pass --overwrite to replace it")
+        raise SinkError(
+            f"{what} {path} already exists; pass --overwrite (overwrite=True in Python) to "
+            "replace it"
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SinkError(f"{what} {path}: folder {folder} is not writable; choose another folder")
 
