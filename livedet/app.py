@@ -19,10 +19,10 @@ from livedet.channels import Shutdown
 from livedet.config import Config, SourceSettings
 from livedet.detector import Detector, Selection
 from livedet.display import check_display_available
-from livedet.errors import RuntimeFailure, one_line
+from livedet.errors import RuntimeFailure, UsageError, one_line
 from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, load_model, resolve_model
-from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
+from livedet.pipeline import GRID_FPS, Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
 from livedet.records import DetectionsLog, EventsLog
 from livedet.remote import Remote, fan_out
@@ -84,12 +84,13 @@ def _run(
     labels = load_label_map(config.labels or spec.label_map)
     with contextlib.ExitStack() as resources:
         lanes = [open_lane(s, config, labels, shutdown, resources) for s in config.source_list()]
+        _unique_names(lanes)
         remote = Remote(config, resources)
         if config.track:
             add_tracking(lanes, config, labels, resources, remote.on_event)
         window = None
         if config.display:  # after the sources: "no camera" is the more basic news
-            check_display_available()
+            _check_display(config)
         model = preloaded or load_interruptibly(
             lambda: load_model(spec, use_gpu=not config.cpu), shutdown
         )
@@ -103,6 +104,10 @@ def _run(
             window = resources.enter_context(Window(title, fullscreen=config.fullscreen))
         pipeline = build_pipeline(config, model, lanes, labels, shutdown, stats, window=window)
         pipeline.on_rendered = remote.on_rendered
+        if len(lanes) > 1 and config.out is not None:
+            grid_out = VideoSink(config.out, fps=GRID_FPS, quality=config.video_quality)
+            resources.callback(grid_out.close)
+            pipeline.grid_out = grid_out
         pipeline.services = remote.services
         printer = progress_printer(pipeline.lanes) if progress else None
 
@@ -134,6 +139,39 @@ def _run(
             while not shutdown.stopping:  # a photo stays on screen until q/Esc or closed
                 if window.show(pipeline.last_rendered, 50) in ("quit", "closed"):
                     break
+
+
+def _unique_names(lanes: list[Lane]) -> None:
+    """Names key tiles, records, stats and the web view: two sources never share one."""
+    seen: set[str] = set()
+    for lane in lanes:
+        name, number = lane.name, 2
+        while name in seen:
+            name, number = f"{lane.name} ({number})", number + 1
+        seen.add(name)
+        lane.name = name
+        if isinstance(lane.detections_out, DetectionsLog) and lane.detections_out.source:
+            lane.detections_out.source = name
+
+
+def _check_display(config: Config) -> None:
+    try:
+        check_display_available()
+    except UsageError as e:
+        wanted = [
+            f
+            for f, v in (
+                ("--detections", config.detections),
+                ("--stats", config.stats),
+                ("--serve", config.serve),
+            )
+            if v is not None
+        ]
+        if config.show is None and wanted:
+            raise UsageError(
+                f"{e}; your {'/'.join(wanted)} need no window: --no-display alone is enough"
+            ) from e
+        raise
 
 
 def build_pipeline(
@@ -205,7 +243,9 @@ def open_lane(
         resources.callback(video_out.close)
     detections_out = None
     if detections is not None:
-        detections_out = DetectionsLog(detections, source=settings.name)
+        several = len(config.source_list()) > 1
+        named = settings.name or (settings.display_name() if several else None)
+        detections_out = DetectionsLog(detections, source=named)
         resources.callback(detections_out.close)
     classes = settings.classes if settings.classes is not None else config.classes
     return Lane(

@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _written(config: Config) -> list[str]:
     paths = [p for s in config.source_list() for p in config.outputs_for(s) if p is not None]
-    extra = [config.events, config.stats]
+    grid = config.out if len(config.source_list()) > 1 else None
+    extra = [grid, config.events, config.stats]
     return [str(p) for p in [*paths, *extra] if p is not None and p.exists()]
 
 

@@ -210,11 +210,13 @@ class Config:
             raise UsageError("--loop replays a video file; it does not apply to cameras or photos")
         if self.fullscreen and not self.display:
             raise UsageError("--fullscreen needs a window; drop --no-display or add --show")
-        if len(sources) > 1 and (self.out is not None or self.detections is not None):
+        if len(sources) > 1 and self.detections is not None:
             raise UsageError(
-                "--out/--detections name one file, but there are several sources; use --out-dir "
+                "--detections names one file, but there are several sources; use --out-dir "
                 "DIR for one video and one detections file per source"
             )
+        if len(sources) > 1 and self.out is not None and self.out.suffix.lower() in IMAGE_FORMATS:
+            raise UsageError(f"--out {self.out}: the grid of several sources is a video; use .mp4")
         if len(sources) > 1 and any(s.photo for s in sources):
             raise UsageError("a photo cannot run beside other sources; run it on its own")
         nothing = (
@@ -268,6 +270,8 @@ class Config:
             if path.resolve() in inputs:
                 raise UsageError(f"output {path} is the input file; choose another output name")
             check_output_path(path, allowed, flag, overwrite=self.overwrite)
+        if len(sources) > 1 and self.out is not None:  # the recorded grid
+            outputs.append(("--out", self.out, frozenset(VIDEO_FORMATS)))
         paths = [p for _, p, _ in outputs] + ([self.stats] if self.stats else [])
         if len({p.resolve() for p in paths}) != len(paths):
             raise UsageError("--out, --detections and --stats must be different files")

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
+GRID_FPS = 15.0  # frames a second of a recorded grid (--out with several sources)
 
 # predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
 # missing: the pipeline counts the rest of the call as inference.
@@ -93,6 +94,7 @@ class Pipeline:
         on_progress: Callable[[RunStats], None] | None = None,
         on_rendered: Callable[[Lane, np.ndarray, float], None] | None = None,
         services: Sequence[Service] = (),
+        grid_out: VideoOutput | None = None,
     ) -> None:
         if isinstance(source, Sequence):
             self.lanes = list(source)
@@ -107,6 +109,9 @@ class Pipeline:
         self.on_progress = on_progress
         self.on_rendered = on_rendered  # e.g. the web view; called on the renderer thread
         self.services = list(services)  # e.g. the web server: run for as long as the pipeline
+        self.grid_out = grid_out  # several sources, one recording of the grid
+        self._grid_started = 0.0
+        self._grid_next: float | None = None
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self.tally = Tally(self.stats, self.lanes)
@@ -347,10 +352,26 @@ class Pipeline:
             if self.screen is None:
                 self.tally.latency(lane, time.perf_counter() - frame.captured_at)
             self.tally.frame_out(lane)
+            self._record_grid()
             if limit is not None and lane.stats.frames_out >= limit and lane.source.live:
                 lane.done.set()  # live: --max-frames counts frames written, not frames read
                 if all(other.done.is_set() for other in self.lanes):
                     self.shutdown.stop(channels.MAX_FRAMES)
+
+    def _record_grid(self) -> None:
+        """--out with several sources: the grid as the window shows it, at most GRID_FPS frames
+        a second of wall time (each source's own video is --out-dir's job)."""
+        if self.grid_out is None:
+            return
+        now = time.perf_counter()
+        if self._grid_next is None:
+            self._grid_started = self._grid_next = now
+        if now < self._grid_next:
+            return
+        from livedet.grid import grid
+
+        self._grid_next = now + 1 / GRID_FPS
+        self.grid_out.write(grid(self.lanes), now - self._grid_started)
 
     # -- overlay ------------------------------------------------------------------------------
 
