@@ -376,6 +376,8 @@ class Pipeline:
     # -- overlay ------------------------------------------------------------------------------
 
     def _status_for(self, lane: Lane) -> list[str]:
+        if len(self.lanes) > 1 and lane.source.status in ("live", "file"):
+            return []  # the grid's tile captions carry name, state and FPS
         return status_lines(
             mode=self.options.overlay,
             fps=lane.fps,

@@ -132,7 +132,7 @@ class RunStats:
                 f"{_count(self.outages, 'outage')} ({self.outage_seconds:.1f} s), "
                 f"{_count(self.reconnects, 'reconnect')}"
             )
-        if self.exit_reason not in ("running", "completed"):
+        if self.exit_reason != "running":
             parts.append(f"ended: {self.exit_reason}")
         return "; ".join(parts)
 

@@ -65,7 +65,7 @@ def assert_complete(entry: dict, frames: int) -> None:
     if outputs["video"].suffix == ".mp4":
         assert video_frames(outputs["video"]) == frames
     stats = json.loads(outputs["stats"].read_text(encoding="utf-8"))
-    assert stats["frames_out"] == frames and stats["exit_reason"] == "completed"
+    assert stats["frames_out"] == frames and stats["exit_reason"] == "end of input"
     assert not list(outputs["video"].parent.glob(".*livedet-partial*"))
 
 

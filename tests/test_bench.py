@@ -129,4 +129,3 @@ def test_smooth_view_shows_camera_rate_with_a_slow_model(color_model_b1: Path) -
     result = multi.smooth_view(str(color_model_b1), frames, seconds=3.0, fps=20.0, slower=10)
     assert result["inferences_per_s"] <= 2.5  # the model really is ~10x slower than the camera
     assert result["shown_over_camera"] >= 0.8  # yet (nearly) every camera frame is shown
-

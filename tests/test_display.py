@@ -89,7 +89,7 @@ def _livedet_windows(display, *, only_visible):
     """Ids of the windows titled "livedet" (only the mapped ones if ``only_visible``)."""
     visible = ["--onlyvisible"] if only_visible else []
     found = subprocess.run(
-        ["xdotool", "search", *visible, "--name", "^livedet$"],
+        ["xdotool", "search", *visible, "--name", "^livedet"],
         env=_env(display),
         capture_output=True,
         text=True,
@@ -387,3 +387,56 @@ def test_demo_window_closed_by_window_manager_exits_0_with_every_frame_written(
         frames = sum(1 for _ in container.decode(video=0))
     assert written["frames_out"] > 30
     assert frames == written["frames_out"] == written["frames_in"] - written["frames_dropped"]
+
+
+def _person_boxes(shot):
+    """How many separate person-coloured boxes (outline + tag) are on the screen."""
+    person = (np.abs(shot.astype(int) - class_colour(1)).max(axis=2) < 10).astype(np.uint8)
+    count, _, areas, _ = cv2.connectedComponentsWithStats(person)
+    return sum(1 for area in areas[1:, cv2.CC_STAT_AREA] if area > 50)
+
+
+@pytest.mark.timeout(180)
+def test_grid_window_shows_every_source_and_a_number_key_shows_one(
+    x_display, tmp_path, color_model_b1
+):
+    from fixture_models import make_frames, write_video
+
+    frames, _ = make_frames(30, 320, 200)
+    first = write_video(tmp_path / "a.mkv", frames, fps=15)
+    second = write_video(tmp_path / "b.mkv", frames, fps=15)
+    process = _livedet(
+        x_display, "--video", first, "--video", second, "--loop", "--model", color_model_b1
+    )
+    try:
+        window = _window_id(x_display)
+        assert _wait_for(
+            lambda: (
+                (shot := _screenshot(x_display, tmp_path / "grid.png")) is not None
+                and _person_boxes(shot) == 2
+            ),
+            timeout=30,
+        ), "the grid does not show both sources' boxes"
+        _key(x_display, window, "1")  # source 1 alone, large
+        assert _wait_for(
+            lambda: (
+                (shot := _screenshot(x_display, tmp_path / "one.png")) is not None
+                and _person_boxes(shot) == 1
+            ),
+            timeout=15,
+        ), "key 1 did not show source 1 alone"
+        _key(x_display, window, "0")  # back to the grid
+        assert _wait_for(
+            lambda: (
+                (shot := _screenshot(x_display, tmp_path / "back.png")) is not None
+                and _person_boxes(shot) == 2
+            ),
+            timeout=15,
+        )
+        _key(x_display, window, "q")
+        _, err = process.communicate(timeout=15)
+    finally:
+        process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
+    assert process.returncode == 0, err
