@@ -79,7 +79,7 @@ def _check_input_file(path: Path, what: str) -> None:
 
 
 class RecordedSource:
-    """Base of sources that are recordings (files, photos, test fakes): never stall, never reconnect."""
+    """Base of recorded sources (files, photos, test fakes): they never stall or reconnect."""
 
     live = False
     status = "file"

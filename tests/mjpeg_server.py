@@ -9,7 +9,9 @@ changes with it and the number as text.
 
 `stop()` closes the listening socket and every connection (a camera that went away);
 `start()` again binds the SAME port (the camera came back). `pause()` keeps connections open but
-sends nothing (a stalled stream); `resume()` sends again.
+sends nothing (a stalled stream); `resume()` sends again. `unavailable = True` answers every
+request with 503 (a camera still booting) and counts them in `refused`: a test can wait for a
+client's retries.
 
     python tests/mjpeg_server.py --video assets/demo_clip.mp4 --fps 15   # serve a clip by hand
 """
@@ -17,6 +19,7 @@ sends nothing (a stalled stream); `resume()` sends again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import threading
 import time
@@ -101,6 +104,8 @@ class MjpegServer:
         self.clients = 0  # connections accepted over the server's life
         self.first_client_number: int | None = None  # the clock's number at the first connect
         self.frames_sent = 0
+        self.unavailable = False  # True: answer 503, as a camera that is still booting
+        self.refused = 0  # requests answered 503
 
     @property
     def url(self) -> str:
@@ -142,10 +147,8 @@ class MjpegServer:
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
         if self._serving is not None:
             self._serving.join(5)
 
@@ -205,6 +208,10 @@ class _StreamHandler(BaseHTTPRequestHandler):
         owner = self.owner
         if self.path != PATH:
             self.send_error(404, f"the stream is at {PATH}")
+            return
+        if owner.unavailable:
+            owner.refused += 1
+            self.send_error(503, "starting up")
             return
         owner._accepted(self.connection)
         try:

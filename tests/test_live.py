@@ -61,7 +61,9 @@ class Livedet:
         for line in self.proc.stderr:
             self.timed_lines.append((time.monotonic(), line.rstrip("\n")))
 
-    def wait_for(self, condition: Callable[[], object], what: str, timeout: float = STARTUP) -> None:
+    def wait_for(
+        self, condition: Callable[[], object], what: str, timeout: float = STARTUP
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             assert self.proc.poll() is None, f"livedet exited before {what}: {self.lines}"
@@ -203,9 +205,14 @@ def test_live_max_frames_writes_that_many_fresh_frames_from_time_zero(
 @pytest.mark.timeout(180)
 def test_stream_not_up_yet_is_waited_for(start, tmp_path: Path, color_model_b1: Path) -> None:
     late = MjpegServer(fps=FPS, port=free_port())
-    livedet = start(*live_args(late.url, tmp_path, color_model_b1, "--max-frames", 10))
-    livedet.wait_for_line("not up yet")
+    args = live_args(late.url, tmp_path, color_model_b1, "--max-frames", 10)
+    livedet = start(*args, "--stall-timeout", 1)
+    livedet.wait_for_line("not up yet")  # nothing listens on the port yet
+    late.unavailable = True  # then the camera answers, but not with a stream: 503
     with late:
+        # Longer than the stall timeout: waiting is not a stalled read, and says so only once.
+        livedet.wait_for(lambda: late.refused >= 3, "three attempts answered 503")
+        late.unavailable = False
         assert livedet.finish() == 0, livedet.lines
     assert sum("not up yet" in line for line in livedet.lines) == 1, livedet.lines
     assert any(re.search(r"is up after [\d.]+ s, attempt \d+$", ln) for ln in livedet.lines)
@@ -271,7 +278,11 @@ def test_stalled_stream_is_abandoned_and_reconnected(
     server.pause()  # the connection stays open; nothing more arrives
     paused_at = time.monotonic()
     noticed_at = livedet.wait_for_line("reconnecting", timeout=stall + 10)
+    assert any(f"no frame for {stall:g} s (stalled); reconnecting" in ln for ln in livedet.lines)
     assert noticed_at - paused_at >= stall - 0.2  # a quiet stream is given its stall timeout
+    # Still stalled for a while: reconnect attempts connect but get no frame either.
+    clients = server.clients
+    livedet.wait_for(lambda: server.clients >= clients + 2, "two more attempts", timeout=30)
     server.resume()
     livedet.wait_for_line("reconnected after")
     assert livedet.finish() == 0, livedet.lines
