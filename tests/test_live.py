@@ -25,7 +25,8 @@ import av
 import pytest
 from mjpeg_server import MjpegServer, frame_number
 
-FPS = 10.0  # the server's rate: low, so a busy 2-core runner keeps up without dropping
+FPS = 20.0  # the server's rate: the fixture model keeps up on a busy 2-core runner
+SLACK = int(FPS // 2)  # frames: how late this test may notice a line livedet printed
 STARTUP = 90.0  # seconds for Python + TensorFlow + the model on a busy machine
 STATUS_LINE = re.compile(
     r"^livedet: [\d.]+ fps in, [\d.]+ fps out, \d+ dropped(, latency p50 \d+ ms)?; "
@@ -185,12 +186,11 @@ def test_live_max_frames_writes_that_many_fresh_frames_from_time_zero(
     number_when_loaded = server.now_number()
     assert livedet.finish() == 0, livedet.lines
     numbers = assert_whole_recording(tmp_path, frames=30)
-    # Nothing was buffered while the model loaded: the first client came after the load, and
-    # the first frame written is one the server sent then (one frame of slack for the time
-    # this test took to see the "loaded" line).
+    # Nothing was buffered while the model loaded (seconds): the first client came after the
+    # load, and the first frame written is one the server sent then.
     assert server.first_client_number is not None
-    assert server.first_client_number >= number_when_loaded - 1
-    assert numbers[0] >= number_when_loaded - 1, (numbers[:5], number_when_loaded)
+    assert server.first_client_number >= number_when_loaded - SLACK
+    assert numbers[0] >= number_when_loaded - SLACK, (numbers[:5], number_when_loaded)
     _, _, times, start_time = recording(tmp_path / "out.mp4")
     assert start_time is not None and abs(start_time) < 0.05
     assert abs(times[0]) < 0.05
@@ -211,7 +211,7 @@ def test_stream_not_up_yet_is_waited_for(start, tmp_path: Path, color_model_b1: 
     late.unavailable = True  # then the camera answers, but not with a stream: 503
     with late:
         # Longer than the stall timeout: waiting is not a stalled read, and says so only once.
-        livedet.wait_for(lambda: late.refused >= 3, "three attempts answered 503")
+        livedet.wait_for(lambda: late.refused >= 2, "two attempts answered 503")
         late.unavailable = False
         assert livedet.finish() == 0, livedet.lines
     assert sum("not up yet" in line for line in livedet.lines) == 1, livedet.lines
@@ -271,7 +271,7 @@ def test_stream_that_dies_and_returns_on_the_same_port(
 def test_stalled_stream_is_abandoned_and_reconnected(
     start, server: MjpegServer, tmp_path: Path, color_model_b1: Path
 ) -> None:
-    stall = 1.5
+    stall = 1.0
     args = live_args(server.url, tmp_path, color_model_b1, "--max-frames", 30)
     livedet = start(*args, "--stall-timeout", stall)
     livedet.wait_for(lambda: server.frames_sent >= 10, "frames flowing")
@@ -295,11 +295,13 @@ def test_stalled_stream_is_abandoned_and_reconnected(
 # -- what the terminal and --stats say --------------------------------------------------------
 
 
+@pytest.mark.slow  # a run must last more than livedet.progress.LIVE_EVERY (5 s)
 @pytest.mark.timeout(180)
 def test_live_status_line_every_few_seconds(
     start, server: MjpegServer, tmp_path: Path, color_model_b1: Path
 ) -> None:
-    livedet = start(*live_args(server.url, tmp_path, color_model_b1, "--max-frames", 70))
+    frames = int(6.5 * FPS)  # a run of ~6.5 s
+    livedet = start(*live_args(server.url, tmp_path, color_model_b1, "--max-frames", frames))
     assert livedet.finish() == 0, livedet.lines
     status = [line for line in livedet.lines if STATUS_LINE.match(line)]
     assert status, livedet.lines
