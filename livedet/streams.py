@@ -8,6 +8,7 @@ it calls `abandon()` and reads on with a fresh grabber, leaving the hung read be
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from livedet.errors import RuntimeFailure, SourceError
 from livedet.sources import Frame, as_bgr8
 
 log = logging.getLogger(__name__)
+_POLL = 0.1  # seconds between checks while waiting for another read's connect
 
 
 class CaptureLike(Protocol):
@@ -65,27 +67,43 @@ class LiveSource:
         self._first_frame_at: float | None = None
         self._lost_at: float | None = None
         self._capture: CaptureLike | None = None
+        self._lock = threading.Lock()  # the capture and the counters, between reads and abandon()
+        self._epoch = 0  # bumped by abandon(): a read begun before it returns None
+        self._connecting = threading.Lock()  # one read connects at a time
+        self._attempts = 0  # failed connects in a row
+        self._delay = backoff_start  # back-off after the next failed attempt
+        self._retry_at = 0.0  # perf_counter time of the next attempt
 
     def read(self) -> Frame | None:
         """The next frame; None when the run is stopping or this read was abandoned."""
+        epoch = self._epoch
         while True:
-            capture = self._capture or self._connect()
+            capture = self._capture or self._connect(epoch)
             if capture is None:
-                return None  # stopping
+                return None  # stopping, or abandoned while connecting
             ok: bool
             image: Any
+            started = time.perf_counter()
             try:
                 ok, image = capture.read()
             except Exception as e:  # a driver error is a failed read, handled like one
                 log.debug("%s: read raised %s", self.description, e)
                 ok, image = False, None
-            if capture is not self._capture:
-                return None  # abandoned after a stall while we were blocked: a newer read runs
-            if ok and image is not None and np.asarray(image).size > 0:
-                return self._frame(np.asarray(image))
-            if self._wait(0):
-                return None  # stopping, not an outage
-            self._lose("no frame (read failed)", release=True)
+            with self._lock:
+                if epoch != self._epoch or capture is not self._capture:
+                    return None  # abandoned after a stall while we were blocked: a newer read runs
+                if ok and image is not None and np.asarray(image).size > 0:
+                    return self._frame(np.asarray(image))
+                if self._wait(0):
+                    return None  # stopping, not an outage
+                self._lose(self._why_failed(time.perf_counter() - started), release=True)
+
+    def _why_failed(self, seconds: float) -> str:
+        # Streams are opened with a read timeout of stall_timeout: a read that failed after
+        # that long timed out on a stream that stopped sending, which users know as a stall.
+        if self.stall_timeout is not None and seconds >= 0.9 * self.stall_timeout:
+            return f"no frame for {self.stall_timeout:g} s (stalled)"
+        return "no frame (read failed)"
 
     def _frame(self, image: np.ndarray) -> Frame:
         now = time.perf_counter()
@@ -97,10 +115,15 @@ class LiveSource:
         return frame
 
     def abandon(self) -> None:
-        """The current read hangs (a stall): forget its capture without releasing it (releasing
-        while read() runs in another thread is unsafe); the next read reconnects."""
-        if self._capture is not None:
-            self._lose(f"no frame for {self.stall_timeout:g} s (stalled)", release=False)
+        """The current read takes too long: it returns None when it wakes, and the next read
+        takes over. A read hung in the capture (a stall) loses its capture, which is forgotten,
+        not released (releasing while read() runs in another thread is unsafe): the next read
+        reconnects. A read that is connecting is no stall: the next read goes on with the same
+        attempt count and back-off, so waiting for a source says "not up yet" once."""
+        with self._lock:
+            self._epoch += 1
+            if self._capture is not None:
+                self._lose(f"no frame for {self.stall_timeout:g} s (stalled)", release=False)
 
     def _lose(self, why: str, *, release: bool) -> None:
         self.outages += 1
@@ -111,39 +134,61 @@ class LiveSource:
         if capture is not None and release:
             capture.release()
 
-    def _connect(self) -> CaptureLike | None:
-        """Open the capture, retrying with back-off; None when the run stops meanwhile."""
-        first = self._first_frame_at is None and self.outages == 0
-        delay = self._backoff_start
-        attempt = 0
-        while True:
-            if attempt and self._wait(delay):
+    def _connect(self, epoch: int) -> CaptureLike | None:
+        """Open the capture, retrying with back-off; None when the run stops or this read is
+        abandoned meanwhile. One read connects at a time; attempts and back-off are the source's,
+        not the read's, so they carry over when an abandoned read hands over to the next."""
+        while not self._connecting.acquire(timeout=_POLL):
+            if epoch != self._epoch or self._wait(0):
                 return None
-            if not attempt and self._wait(0):
-                return None
-            try:
-                self._capture = self._open_capture()
-            except SourceError as e:
-                attempt += 1
-                if first and attempt == 1:
-                    log.warning("%s is not up yet (%s); waiting for it", self.description, e)
-                    self._lost_at = time.perf_counter()
-                else:
-                    log.debug("%s: attempt %d failed: %s", self.description, attempt, e)
-                what = "waiting for the source" if first else "reconnecting"
-                self.status = f"{what} (attempt {attempt})"
-                if self.max_reconnects is not None and attempt >= self.max_reconnects:
-                    raise RuntimeFailure(
-                        f"lost {self.description} and could not reconnect in "
-                        f"{self.max_reconnects} attempts; check the camera/stream, or raise "
-                        "--max-reconnects"
-                    ) from e
-                delay = delay if attempt == 1 else min(delay * 2, self._backoff_cap)
-                continue
-            self._connected(attempt, first)
-            return self._capture
+        try:
+            while self._capture is None:
+                if epoch != self._epoch or self._wait(0):
+                    return None
+                if self._wait(max(0.0, self._retry_at - time.perf_counter())):
+                    return None
+                if epoch != self._epoch:
+                    return None  # abandoned during the back-off: the newer read tries next
+                try:
+                    capture = self._open_capture()
+                except SourceError as e:
+                    self._failed(e)
+                    continue
+                with self._lock:
+                    self._capture = capture
+                    self._connected()
+            return self._capture if epoch == self._epoch else None
+        finally:
+            self._connecting.release()
 
-    def _connected(self, attempt: int, first: bool) -> None:
+    def _never_up(self) -> bool:
+        return self._first_frame_at is None and self.outages == 0
+
+    def _failed(self, error: SourceError) -> None:
+        """One failed attempt: say so (once when waiting for a source that is not up yet), set
+        the back-off, give up after max_reconnects attempts in a row."""
+        self._attempts += 1
+        first = self._never_up()
+        if first and self._attempts == 1:
+            log.warning("%s is not up yet (%s); waiting for it", self.description, error)
+            self._lost_at = time.perf_counter()
+        else:
+            log.debug("%s: attempt %d failed: %s", self.description, self._attempts, error)
+        what = "waiting for the source" if first else "reconnecting"
+        self.status = f"{what} (attempt {self._attempts})"
+        if self.max_reconnects is not None and self._attempts >= self.max_reconnects:
+            # "lost ...": the run's exit reason is "source lost" (livedet.app)
+            detail = ": it did not come up" if first else " and could not reconnect"
+            raise RuntimeFailure(
+                f"lost {self.description}{detail} in {self.max_reconnects} attempts; check the "
+                "camera/stream, or raise --max-reconnects"
+            ) from error
+        self._retry_at = time.perf_counter() + self._delay
+        self._delay = min(self._delay * 2, self._backoff_cap)
+
+    def _connected(self) -> None:
+        attempt, first = self._attempts + 1, self._never_up()
+        self._attempts, self._delay, self._retry_at = 0, self._backoff_start, 0.0
         if self._lost_at is not None:
             down = time.perf_counter() - self._lost_at
             self.outage_seconds += down
@@ -151,9 +196,7 @@ class LiveSource:
             if not first:
                 self.reconnects += 1
             verb = "is up" if first else "reconnected"
-            log.warning(
-                "%s: %s after %.1f s, attempt %d", self.description, verb, down, attempt + 1
-            )
+            log.warning("%s: %s after %.1f s, attempt %d", self.description, verb, down, attempt)
         self.status = "live"
 
     def close(self) -> None:
