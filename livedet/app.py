@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from livedet import channels
@@ -294,7 +295,12 @@ def describe(config: Config) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for f in fields(config):
         value = getattr(config, f.name)
-        if isinstance(value, tuple):
+        if f.name == "sources":
+            value = [
+                {k: str(v) if isinstance(v, Path) else v for k, v in vars(s).items()}
+                for s in config.source_list()
+            ]
+        elif isinstance(value, tuple):
             value = [str(v) for v in value]
         elif value is not None and not isinstance(value, int | float | bool | str):
             value = str(value)

@@ -213,7 +213,7 @@ class Pipeline:
                 if now - since > POLL:  # stopping: do not wait for a read that may never end
                     lane.generation += 1
                     self._lane_done(lane)
-            elif limit is not None and now - since > limit:
+            elif limit is not None and now - since > limit and not lane.source.connecting:
                 lane.generation += 1
                 lane.reading_since = None
                 lane.source.abandon()

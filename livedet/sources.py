@@ -46,6 +46,9 @@ class Source(Protocol):
     expected_frames: int | None  # a file's frame count, for progress; None when unknown/endless
     stall_timeout: float | None  # seconds a read may block before the pipeline abandons it
 
+    @property
+    def connecting(self) -> bool: ...  # opening or waiting to retry: slow, but not a stall
+
     def read(self) -> Frame | None: ...
     def abandon(self) -> None: ...
     def close(self) -> None: ...
@@ -88,6 +91,7 @@ class RecordedSource:
     outage_seconds = 0.0
     stall_timeout: float | None = None
     expected_frames: int | None = None
+    connecting = False
 
     def abandon(self) -> None:
         """Files do not stall: nothing to abandon."""

@@ -98,6 +98,11 @@ class LiveSource:
                     return None  # stopping, not an outage
                 self._lose(self._why_failed(time.perf_counter() - started), release=True)
 
+    @property
+    def connecting(self) -> bool:
+        """A read is opening the capture or waiting to retry: slow, but no stall."""
+        return self._connecting.locked()
+
     def _why_failed(self, seconds: float) -> str:
         # Streams are opened with a read timeout of stall_timeout: a read that failed after
         # that long timed out on a stream that stopped sending, which users know as a stall.
