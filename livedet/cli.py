@@ -278,7 +278,9 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
 
 def parse_config(argv: list[str]) -> Config:
     demo = bool(argv) and argv[0] == "demo"
-    args = vars(build_parser(demo=demo).parse_args(argv[1:] if demo else argv))
+    words = argv[1:] if demo else argv
+    # Intermixed: inputs may come before and after flags (`livedet a.mp4 --model demo b.mp4`).
+    args = vars(build_parser(demo=demo).parse_intermixed_args(words))
     inputs: list[tuple[str | None, str]] = args.pop("inputs", None) or []
     kiosk = args.pop("config")
     for dest in ("input", "camera", "video", "source"):
@@ -294,7 +296,7 @@ def parse_config(argv: list[str]) -> Config:
     if kiosk is not None:
         from livedet.kiosk_file import apply_kiosk_file
 
-        config = apply_kiosk_file(config, kiosk)
+        config = apply_kiosk_file(config, kiosk, given=_given_flags(words, demo))
     for flag, value in inputs:
         if flag == "--camera" and not (value.isdigit() or "://" in value):
             raise UsageError(
@@ -302,6 +304,15 @@ def parse_config(argv: list[str]) -> Config:
                 "(rtsp://...); for a file use --video"
             )
     return config
+
+
+def _given_flags(words: list[str], demo: bool) -> set[str]:
+    """The dests the command line set itself (they win over a kiosk file, even at a value that
+    happens to be the default): a second parse in which no option has a default."""
+    parser = build_parser(demo=demo)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_intermixed_args(words)))
 
 
 def main(argv: list[str] | None = None) -> int:

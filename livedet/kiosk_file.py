@@ -54,14 +54,19 @@ RUN_KEYS: dict[str, type] = {
 }
 
 
-def apply_kiosk_file(config: Config, path: Path) -> Config:
-    """The config with the file's settings under the command line's (flags given win)."""
+def apply_kiosk_file(config: Config, path: Path, given: set[str] | None = None) -> Config:
+    """The config with the file's settings under the command line's: the keys in `given` (the
+    flags the command line set) win; None: any value that differs from the default wins."""
     data = read_kiosk_file(path)
     defaults = Config()
     base = path.parent
     changes: dict[str, Any] = {}
     for key, kind in RUN_KEYS.items():
-        if key in data and getattr(config, key) == getattr(defaults, key):
+        if given is not None:
+            from_file = key not in given
+        else:
+            from_file = getattr(config, key) == getattr(defaults, key)
+        if key in data and from_file:
             changes[key] = _value(data[key], kind, key, path, base)
     sources = tuple(_source(entry, i, path, base) for i, entry in enumerate(data["source"]))
     if not config.source_list():
