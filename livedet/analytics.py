@@ -47,6 +47,7 @@ class SourceAnalytics:
         self.counters: Counters | None = None  # built at the first frame: needs its size
         self.trails = Trails()
         self.inferences = 0
+        self._reconnects_seen = 0
         self._inference_times: list[float] = []
 
     def detected(self, detections: Detections, timestamp: float, frame: np.ndarray) -> Detections:
@@ -82,9 +83,12 @@ class SourceAnalytics:
         span = times[-1] - times[0] if len(times) > 1 else 0.0
         return (len(times) - 1) / span if span > 0 else None
 
-    def reset(self) -> None:
-        """After a reconnect: old tracks would jump to wherever the new stream's objects are."""
-        self.tracker.reset()
+    def follow_reconnects(self, reconnects: int) -> None:
+        """After a reconnect, start tracking afresh: old tracks would jump to wherever the new
+        stream's objects are (the counters keep their totals)."""
+        if reconnects != self._reconnects_seen:
+            self._reconnects_seen = reconnects
+            self.tracker.reset()
 
     def as_dict(self) -> dict[str, Any]:
         counts = self.counters.as_dict() if self.counters is not None else {}

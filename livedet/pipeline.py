@@ -323,6 +323,7 @@ class Pipeline:
         analytics, frame = item.lane.analytics, item.frame
         if analytics is None:
             return True
+        analytics.follow_reconnects(item.lane.source.reconnects)
         if item.role == "show":
             item.detections = analytics.carried(frame.timestamp)
             return True
