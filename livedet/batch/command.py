@@ -23,7 +23,7 @@ log = logging.getLogger("livedet")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from livedet.cli import OneLineParser
+    from livedet.arguments import OneLineParser
 
     p = OneLineParser(
         prog="livedet batch",

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from livedet.arguments import OneLineParser
 from livedet.bench import extras
-from livedet.cli import OneLineParser
 from livedet.errors import LivedetError, UsageError
 from livedet.models import DEMO_CLIP
 

@@ -1,0 +1,300 @@
+"""The command line's grammar: flags -> Config (repeatable sources, demo defaults, kiosk files,
+"did you mean"). livedet.cli runs it."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from pathlib import Path
+from typing import Any
+
+from livedet.config import OVERLAYS, Config, SourceSettings
+from livedet.errors import UsageError
+from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage, and
+    suggests the flag a typo meant ("did you mean --video?")."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        hint = ""
+        if "unrecognized arguments:" in message:
+            unknown = message.split(":", 1)[1].split()
+            flags = [f for action in self._actions for f in action.option_strings]
+            for word in unknown:
+                if not word.startswith("-"):
+                    continue
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1, cutoff=0.75)
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        raise UsageError(f"{message}{hint} (see {self.prog} --help)")
+
+
+class _AddSource(argparse.Action):
+    """--camera/--video/--source (repeatable, any mix) and the positional input, in order."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        for value in values if isinstance(values, list) else [values]:
+            namespace.inputs = [*(getattr(namespace, "inputs", None) or []), (option, value)]
+
+
+def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
+    """The parser; demo=True shows the demo's own defaults in --help."""
+    p = OneLineParser(
+        prog="livedet demo" if demo else "livedet",
+        description="The offline demo: the bundled model on the bundled clip."
+        if demo
+        else "Real-time CenterNet object detection on cameras, streams, videos and photos.",
+        epilog="Subcommands: `livedet demo [flags]` runs the bundled offline demo; "
+        "`livedet batch --help` processes many files; `livedet bench --help` measures.",
+    )
+    src = p.add_argument_group("input (repeat --camera/--video/--source for several at once)")
+    src.add_argument(
+        "input",
+        nargs="*",
+        action=_AddSource,
+        metavar="INPUT",
+        help="a video, photo, stream URL or camera index (like --source)",
+    )
+    src.add_argument(
+        "--camera",
+        action=_AddSource,
+        metavar="N|URL",
+        help="camera index (0) or stream URL (rtsp://)",
+    )
+    src.add_argument(
+        "--video",
+        action=_AddSource,
+        metavar="FILE|URL",
+        help="video file, photo (.jpg/.png), or stream URL"
+        + (f" (default: {DEMO_CLIP.name})" if demo else ""),
+    )
+    src.add_argument("--source", action=_AddSource, metavar="INPUT", help="any of the above")
+    src.add_argument(
+        "--config",
+        type=Path,
+        metavar="KIOSK.toml",
+        help="a kiosk file: sources with names and per-source settings",
+    )
+    src.add_argument("--loop", action="store_true", help="replay the video forever (kiosks)")
+    src.add_argument(
+        "--max-frames", type=int, metavar="N", help="stop after N frames (live: N frames written)"
+    )
+    src.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="live: seconds without a frame before reconnecting (default 5)",
+    )
+    src.add_argument(
+        "--max-reconnects",
+        type=int,
+        metavar="N",
+        help="live: give up after N failed reconnects in a row (default: never)",
+    )
+    src.add_argument(
+        "--wait-for-camera",
+        action="store_true",
+        help="a camera index with no device yet is waited for (default: exit 2)",
+    )
+    mdl = p.add_argument_group("model")
+    mdl.add_argument(
+        "--model",
+        default="demo" if demo else DEFAULT_MODEL,
+        metavar="NAME|URL|DIR",
+        help="'demo' (bundled, offline), a CenterNet short name ("
+        + ", ".join(CENTERNET_VARIANTS)
+        + "), a TF Hub handle or URL, or a "
+        "SavedModel / detection-zoo folder (default: "
+        + ("demo)" if demo else "the notebook's hourglass_512x512)"),
+    )
+    mdl.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="label map (.pbtxt or `id name` lines); default: COCO, or the model's",
+    )
+    mdl.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="minimum score (default 0.5; + and - change it live)",
+    )
+    mdl.add_argument(
+        "--classes", metavar="LIST", help="only these classes: names or ids, comma-separated"
+    )
+    mdl.add_argument("--max-boxes", type=int, metavar="N", help="at most N boxes per frame")
+    mdl.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        metavar="N",
+        help="file mode: frames per inference call for open-batch models (default 4)",
+    )
+    mdl.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        metavar="MS",
+        help="file mode: longest wait to fill a batch (default 20)",
+    )
+    mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image"
+        + (" (default: demo.mp4, unless --show or --loop)" if demo else ""),
+    )
+    out.add_argument(
+        "--out-dir",
+        type=Path,
+        metavar="DIR",
+        help="one annotated video and detections file per source, named after it",
+    )
+    out.add_argument(
+        "--detections", type=Path, metavar="FILE", help="detections per frame (.jsonl, or .csv)"
+    )
+    out.add_argument("--stats", type=Path, metavar="FILE.json", help="run statistics as JSON")
+    out.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    shown = out.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--show",
+        dest="show",
+        action="store_const",
+        const=True,
+        default=None,
+        help="open a window (default when there is no --out)",
+    )
+    shown.add_argument(
+        "--no-display",
+        dest="show",
+        action="store_const",
+        const=False,
+        help="no window (default with --out)",
+    )
+    out.add_argument("--fullscreen", action="store_true", help="full-screen window (kiosks)")
+    out.add_argument(
+        "--overlay",
+        choices=OVERLAYS,
+        metavar="|".join(OVERLAYS),
+        help="status text on frames (default: full on screen and live, none in "
+        "recordings of files)",
+    )
+    out.add_argument(
+        "--video-quality",
+        choices=("fast", "balanced", "small"),
+        default="balanced",
+        metavar="fast|balanced|small",
+        help="H.264 speed against size: balanced ~1.2x the input's size (default), fast ~3x "
+        "(least CPU), small ~0.75x (most CPU)",
+    )
+    out.add_argument(
+        "--verbose", action="store_true", help="more log lines; stage timings on screen"
+    )
+    web = p.add_argument_group("watching from elsewhere")
+    web.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="web view of every source, /api/stats, /api/events and /healthz (127.0.0.1 unless "
+        "a HOST is given, which needs a token)",
+    )
+    web.add_argument("--serve-token", metavar="TOKEN", help="required on every web request")
+    web.add_argument(
+        "--serve-token-file", type=Path, metavar="FILE", help="the token, from a file's first line"
+    )
+    web.add_argument(
+        "--serve-max-viewers", type=int, default=10, metavar="N", help="streams at once (10)"
+    )
+    web.add_argument(
+        "--health-outage-limit",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="/healthz fails when a source is down this long (120)",
+    )
+    web.add_argument(
+        "--health-stall-limit",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="/healthz fails when no frame came for this long (30)",
+    )
+    web.add_argument(
+        "--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="events and stats to an MQTT broker"
+    )
+    trk = p.add_argument_group("tracking and counting")
+    trk.add_argument(
+        "--track",
+        action="store_true",
+        help="stable ids on boxes; live: every camera frame shown, boxes carried between "
+        "inferences",
+    )
+    trk.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2[:NAME]",
+        help="count crossings in/out (pixels, or fractions of the frame if all <= 1)",
+    )
+    trk.add_argument(
+        "--zone",
+        dest="zones",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2,X3,Y3,...[:NAME]",
+        help="count objects inside, entries, exits and dwell time",
+    )
+    trk.add_argument(
+        "--events", type=Path, metavar="FILE.jsonl", help="one line per enter/exit/cross event"
+    )
+    out.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
+    from livedet import __version__
+
+    p.add_argument("--version", action="version", version=f"livedet {__version__}")
+    return p
+
+
+def parse_config(argv: list[str]) -> Config:
+    demo = bool(argv) and argv[0] == "demo"
+    words = argv[1:] if demo else argv
+    # Intermixed: inputs may come before and after flags (`livedet a.mp4 --model demo b.mp4`).
+    args = vars(build_parser(demo=demo).parse_intermixed_args(words))
+    inputs: list[tuple[str | None, str]] = args.pop("inputs", None) or []
+    kiosk = args.pop("config")
+    for dest in ("input", "camera", "video", "source"):
+        args.pop(dest, None)
+    if demo:
+        inputs = inputs or [("--video", str(DEMO_CLIP))]
+        windowed = args["show"] or args["loop"] or args["fullscreen"]
+        if args["out"] is None and args["out_dir"] is None and not windowed:
+            args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
+    sources = tuple(SourceSettings(str(value)) for _, value in inputs)
+    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]))
+    config = Config(**args, sources=sources)
+    if kiosk is not None:
+        from livedet.kiosk_file import apply_kiosk_file
+
+        config = apply_kiosk_file(config, kiosk, given=_given_flags(words, demo))
+    for flag, value in inputs:
+        if flag == "--camera" and not (value.isdigit() or "://" in value):
+            raise UsageError(
+                f"--camera {value!r}: expected a camera index such as 0, or a stream URL "
+                "(rtsp://...); for a file use --video"
+            )
+    return config
+
+
+def _given_flags(words: list[str], demo: bool) -> set[str]:
+    """The dests the command line set itself (they win over a kiosk file, even at a value that
+    happens to be the default): a second parse in which no option has a default."""
+    parser = build_parser(demo=demo)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_intermixed_args(words)))
