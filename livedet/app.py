@@ -6,15 +6,19 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from livedet.config import Config
+from livedet.detections import Detections
 from livedet.detector import Detector, Selection
 from livedet.display import Window, check_display_available
 from livedet.errors import one_line
 from livedet.labels import load_label_map, parse_class_filter
-from livedet.models import LoadedModel, configure_tensorflow, load_model, resolve_model
+from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Pipeline, PipelineOptions, print_progress_line
 from livedet.sinks import (
     IMAGE_FORMATS,
@@ -107,13 +111,20 @@ def _run(
         if config.detections is not None:
             detections_out = DetectionsLog(config.detections)
             resources.callback(detections_out.close)
-        model = preloaded or _load_model_interruptibly(
-            spec_text=config.model, control=control, cpu=config.cpu
-        )
+        model = preloaded or _load_model_interruptibly(config, control)
         if model is None:
             return  # interrupted while loading: nothing was processed
         stats.model_load_seconds = model.load_seconds
-        detector = Detector(model, Selection(config.threshold, class_ids, config.max_boxes))
+        detector = Detector(model, Selection(config.threshold, class_ids, config.max_boxes), labels)
+        split: dict[str, float] = {}
+
+        def predict(
+            frames: Sequence[np.ndarray],
+        ) -> list[Detections]:  # until the pipeline calls predict_timed
+            detections, timings = detector.predict_timed(frames)
+            split.update(timings)
+            return detections
+
         window = (
             resources.enter_context(Window(fullscreen=config.fullscreen))
             if config.display
@@ -125,8 +136,8 @@ def _run(
             total = min(total, config.max_frames) if total else config.max_frames
         pipeline = Pipeline(
             source=source,
-            predict=detector.predict,
-            timings=lambda: detector.last_timings,
+            predict=predict,
+            timings=lambda: split,
             labels=labels,
             video_out=video_out,
             detections_out=detections_out,
@@ -145,8 +156,9 @@ def _run(
             else None,
         )
         log.info(
-            "model %s loaded in %.1f s (batch %s); reading %s",
+            "model %s loaded on %s in %.1f s (batch %s); reading %s",
             config.model,
+            model.name,
             model.load_seconds,
             "open" if model.open_batch else "1",
             source.description,
@@ -158,16 +170,18 @@ def _run(
                 pass  # a photo stays on screen until q/Esc or the window is closed
 
 
-def _load_model_interruptibly(
-    *, spec_text: str, control: RunControl, cpu: bool
-) -> LoadedModel | None:
+def _load_model_interruptibly(config: Config, control: RunControl) -> LoadedModel | None:
     """Load in a daemon thread so Ctrl-C/SIGTERM during a 20 s load exits at once."""
     result: dict[str, Any] = {}
 
     def load() -> None:
         try:
-            configure_tensorflow(use_gpu=not cpu)
-            result["model"] = load_model(resolve_model(spec_text))
+            result["model"] = load_model(
+                resolve_model(config.model),
+                backend=config.backend,
+                use_gpu=not config.cpu,
+                approximate=config.approximate,
+            )
         except BaseException as e:
             result["error"] = e
 

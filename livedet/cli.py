@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from livedet.config import Config
 from livedet.errors import LivedetError, UsageError, one_line
-from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
+from livedet.models import BACKENDS, CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
 if TYPE_CHECKING:
     from livedet.app import RunControl
@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="file mode: longest wait to fill a batch (default 20)",
     )
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
+    mdl.add_argument(
+        "--backend",
+        default="auto",
+        metavar="{" + ",".join(BACKENDS) + "}",
+        help="inference runtime (default auto: TensorFlow on a GPU, else the fastest installed "
+        'CPU runtime verified for the model; pip install "livedet[fast]" for them)',
+    )
+    mdl.add_argument(
+        "--approximate",
+        action="store_true",
+        help="OpenVINO bf16: faster on recent Intel CPUs, approximate (scores off by up to ~0.06)",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "--out",

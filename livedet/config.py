@@ -7,6 +7,7 @@ from pathlib import Path
 
 from livedet.errors import UsageError
 from livedet.models import DEFAULT_MODEL
+from livedet.runtimes import check_backend_choice
 from livedet.sinks import DETECTION_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, check_output_path
 from livedet.sources import IMAGE_SUFFIXES
 
@@ -35,6 +36,8 @@ class Config:
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
+    backend: str = "auto"  # auto, tensorflow, onnxruntime, openvino (livedet.models.BACKENDS)
+    approximate: bool = False  # OpenVINO bf16: faster on AMX CPUs, scores off by up to ~0.06
 
     @property
     def live(self) -> bool:
@@ -63,6 +66,7 @@ class Config:
             )
         if not 0.0 <= self.threshold <= 1.0:
             raise UsageError(f"--threshold {self.threshold}: must be between 0 and 1, e.g. 0.5")
+        check_backend_choice(self.backend, self.approximate)
         _positive("--batch-size", self.batch_size)
         _positive("--max-frames", self.max_frames)
         _positive("--max-boxes", self.max_boxes)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from livedet.detections import Detections, from_tf_outputs, select
+from livedet.labels import load_label_map
 from livedet.models import REQUIRED_OUTPUTS, LoadedModel, load_model, resolve_model
 
 USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_scores")
@@ -27,52 +28,56 @@ class Selection:
 class Detector:
     """Callable on one BGR frame -> Detections; `predict` on a list of frames.
 
-    Models whose signature has an open batch dimension get true batches of same-sized frames.
-    Batch-1 models (every TF Hub / zoo export) get one frame per call: their serving_default
-    does not check the batch size and can return wrong results for a batch (tensorflow/models#9358).
+    Frames of one size go to the backend together; the backend runs them as one batch when the
+    model's signature has an open batch dimension, and one by one (or as overlapping requests)
+    when it is fixed to 1, as in every TF Hub / zoo export, whose graphs would silently mix a
+    batch up (tensorflow/models#9358).
+
+    `labels`: class id -> name; None reads the model's own label map (COCO for TF Hub models).
     """
 
-    def __init__(self, model: LoadedModel, selection: Selection | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        selection: Selection | None = None,
+        labels: dict[int, str] | None = None,
+    ) -> None:
         self.model = model
         self.selection = selection or Selection()
-        self.last_timings: dict[str, float] = {}  # seconds spent per stage in the last predict()
+        self.labels = labels if labels is not None else load_label_map(model.spec.label_map)
 
     @classmethod
-    def from_name(cls, name: str = "demo", selection: Selection | None = None) -> Detector:
-        return cls(load_model(resolve_model(name)), selection)
+    def from_name(
+        cls, name: str = "demo", selection: Selection | None = None, *, backend: str = "auto"
+    ) -> Detector:
+        """Load model `name` (see resolve_model) on `backend`, with its label map."""
+        return cls(load_model(resolve_model(name), backend=backend), selection)
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         return self.predict([frame_bgr])[0]
 
     def predict(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
         """Detect on BGR uint8 frames (as OpenCV reads them); the model gets RGB."""
+        return self.predict_timed(frames_bgr)[0]
+
+    def predict_timed(
+        self, frames_bgr: Sequence[np.ndarray]
+    ) -> tuple[list[Detections], dict[str, float]]:
+        """predict, plus the seconds spent in "preprocess" (BGR -> RGB batch) and "inference"
+        (the backend's run, outputs to Detections included)."""
         results: list[Detections] = []
-        preprocess = 0.0
-        for group in self._batches(frames_bgr):
+        preprocess = inference = 0.0
+        for group in _same_size_groups(frames_bgr):
             started = time.perf_counter()
             batch_rgb = rgb_batch(group)
-            preprocess += time.perf_counter() - started
+            converted = time.perf_counter()
             results.extend(self._run(batch_rgb))
-        self.last_timings = {"preprocess": preprocess}
-        return results
-
-    def _batches(self, frames: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
-        if not self.model.open_batch:
-            return [[frame] for frame in frames]
-        groups: list[list[np.ndarray]] = []
-        for frame in frames:  # only frames of one size can share a batch tensor
-            if groups and groups[-1][0].shape == frame.shape:
-                groups[-1].append(frame)
-            else:
-                groups.append([frame])
-        return groups
+            preprocess += converted - started
+            inference += time.perf_counter() - converted
+        return results, {"preprocess": preprocess, "inference": inference}
 
     def _run(self, batch_rgb: np.ndarray) -> list[Detections]:
-        import tensorflow as tf
-
-        raw = self.model.signature(**{self.model.input_name: tf.constant(batch_rgb)})
-        # Only what we use: zoo exports also return (B, 100, 90) multiclass scores.
-        outputs = {name: raw[name].numpy() for name in USED_OUTPUTS if name in raw}
+        outputs = self.model.run(batch_rgb)
         height, width = batch_rgb.shape[1:3]
         return [
             select(
@@ -83,6 +88,17 @@ class Detector:
             )
             for i in range(len(batch_rgb))
         ]
+
+
+def _same_size_groups(frames: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+    """Consecutive frames of one size: only those can share a batch tensor."""
+    groups: list[list[np.ndarray]] = []
+    for frame in frames:
+        if groups and groups[-1][0].shape == frame.shape:
+            groups[-1].append(frame)
+        else:
+            groups.append([frame])
+    return groups
 
 
 def rgb_batch(frames_bgr: list[np.ndarray]) -> np.ndarray:

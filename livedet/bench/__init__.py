@@ -147,7 +147,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     from livedet.bench import runs
-    from livedet.models import configure_tensorflow
+    from livedet.runtimes.tensorflow_backend import configure_tensorflow
 
     configure_tensorflow()
     results: dict[str, Any] = {"machine": machine(), "options": _jsonable(options.__dict__)}
