@@ -44,6 +44,7 @@ class BenchOptions:
     camera_fps: float = 30.0
     rss_frames: int = 5000
     skip_heavy: bool = False
+    skip_backends: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
     heavy_frames: int = 40
     min_seconds: float = 3.0  # per model-only measurement
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-heavy", action="store_true", help="skip the heavy stand-in section")
     p.add_argument(
+        "--skip-backends",
+        action="store_true",
+        help="skip the CPU backends section (ONNX Runtime, OpenVINO vs TensorFlow)",
+    )
+    p.add_argument(
         "--heavy-model",
         help="heavy batch-1 model (default: the ResNet50-FPN "
         "stand-in, built once into the cache folder)",
@@ -124,6 +130,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         camera_fps=args.camera_fps,
         rss_frames=args.rss_frames,
         skip_heavy=args.skip_heavy,
+        skip_backends=args.skip_backends,
         heavy_model=args.heavy_model,
         heavy_frames=args.heavy_frames,
         min_seconds=args.min_seconds,
@@ -163,6 +170,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         results.update(_main_model(options, video, frames, folder))
         if not options.skip_heavy:
             results["heavy"] = _heavy_model(options, video, frames, folder)
+        if not options.skip_backends:
+            results["backends"] = _backends(options, video, results.get("heavy"))
     results["targets"] = targets(results)
     return results
 
@@ -234,6 +243,19 @@ def _heavy_model(
     return heavy
 
 
+def _backends(options: BenchOptions, video: Path, heavy: dict[str, Any] | None) -> dict[str, Any]:
+    from livedet.bench import backends
+
+    _step("backends: " + (", ".join(backends.fast_backends()) or "none installed"))
+    section = {"main": backends.measure(options.model, video, options.frames, options.min_seconds)}
+    if heavy is not None:
+        _step("backends: heavy stand-in")
+        section["heavy"] = backends.measure(
+            heavy["model"], video, options.heavy_frames, options.min_seconds
+        )
+    return section
+
+
 # -- targets ------------------------------------------------------------------------------------
 
 
@@ -281,6 +303,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         first, last = live["p95_first_ms"], live["p95_last_ms"]
         drift = abs(last - first) / first if first else None
         check(f"live: p95 change, last vs first {live['window_s']:.0f} s", drift, 0.2, False)
+    for part, limit in (("main", 1.3), ("heavy", 1.8)):
+        measured = (results.get("backends") or {}).get(part)
+        if measured:
+            from livedet.bench.backends import ratios
+
+            found = ratios(measured)
+            for name, value in found.items():
+                if "file mode / TF hand-written loop" in name:
+                    check(f"backends ({part}): {name}", value, limit, True)
+                elif "wall-clock" in name:
+                    check(f"backends: {name}", value, 0.6, False)
+                elif "peak RSS" in name:
+                    check(f"backends: {name}", value, 0.5, False)
+                else:
+                    check(f"backends ({part}): {name} (reported)", value, None, True)
     rss = results.get("rss")
     if rss:
         check(f"RSS growth MB over {rss['frames']} frames", rss["growth_mb"], 50.0, False)
