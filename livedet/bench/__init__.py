@@ -44,7 +44,7 @@ class BenchOptions:
     camera_fps: float = 30.0
     rss_frames: int = 5000
     skip_heavy: bool = False
-    skip_backends: bool = False
+    backends: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
     heavy_frames: int = 40
     min_seconds: float = 3.0  # per model-only measurement
@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--skip-heavy", action="store_true", help="skip the heavy stand-in section")
     p.add_argument(
-        "--skip-backends",
+        "--backends",
         action="store_true",
-        help="skip the CPU backends section (ONNX Runtime, OpenVINO vs TensorFlow)",
+        help="add the CPU backends section: ONNX Runtime and OpenVINO vs TensorFlow, whole "
+        "processes (several minutes)",
     )
     p.add_argument(
         "--heavy-model",
@@ -130,7 +131,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         camera_fps=args.camera_fps,
         rss_frames=args.rss_frames,
         skip_heavy=args.skip_heavy,
-        skip_backends=args.skip_backends,
+        backends=args.backends,
         heavy_model=args.heavy_model,
         heavy_frames=args.heavy_frames,
         min_seconds=args.min_seconds,
@@ -170,7 +171,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         results.update(_main_model(options, video, frames, folder))
         if not options.skip_heavy:
             results["heavy"] = _heavy_model(options, video, frames, folder)
-        if not options.skip_backends:
+        if options.backends:
             results["backends"] = _backends(options, video, results.get("heavy"))
     results["targets"] = targets(results)
     return results
