@@ -98,7 +98,7 @@ def test_cached_conversion_loads_without_tensorflow(color_model_b1, cache_home):
     script = (
         "import sys, numpy as np\n"
         "from livedet.detector import Detector\n"
-        f"d = Detector.from_name({str(color_model_b1)!r})\n"
+        f"d = Detector.from_name({str(color_model_b1)!r}, backend='onnxruntime')\n"
         "frame = np.full((200, 320, 3), 128, np.uint8); frame[20:60, 100:180] = (0, 0, 255)\n"
         "found = d(frame)\n"
         "assert found.class_ids.tolist() == [1], found\n"

@@ -109,7 +109,7 @@ def _run_child(section: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         if section == "file_mode":
             return runs.file_mode(kwargs["model"], video, frames, out, 4, kwargs["backend"])
         images = runs.read_frames(video, min(frames, 32))
-        return runs.model_only(kwargs["model"], images, (1, 2), **kwargs)
+        return runs.model_only(kwargs.pop("model"), images, (1, 2), **kwargs)
 
 
 if __name__ == "__main__":
