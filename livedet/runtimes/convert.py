@@ -64,7 +64,7 @@ def _name_outputs(graph: Any, signature: Any) -> None:
     for node in graph.node:
         node.output[:] = [renames.get(n, n) for n in node.output]
         node.input[:] = [renames.get(n, n) for n in node.input]
-    for value in graph.output:
+    for value in [*graph.output, *graph.initializer]:  # a constant output is an initializer
         value.name = renames.get(value.name, value.name)
 
 
