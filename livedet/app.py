@@ -93,7 +93,10 @@ def _run(
         if config.display:  # after the sources: "no camera" is the more basic news
             _check_display(config)
         model = preloaded or load_interruptibly(
-            lambda: load_model(spec, use_gpu=not config.cpu), shutdown
+            lambda: load_model(
+                spec, backend=config.backend, use_gpu=not config.cpu, approximate=config.approximate
+            ),
+            shutdown,
         )
         if model is None:
             return  # interrupted while loading: nothing was processed
@@ -119,8 +122,9 @@ def _run(
 
         pipeline.on_progress = on_progress
         log.info(
-            "model %s loaded in %.1f s (batch %s); reading %s",
+            "model %s loaded on %s in %.1f s (batch %s); reading %s",
             config.model,
+            model.name,
             model.load_seconds,
             "open" if model.open_batch else "1",
             ", ".join(lane.source.description for lane in lanes),

@@ -10,7 +10,7 @@ from typing import Any
 
 from livedet.config import OVERLAYS, Config, SourceSettings
 from livedet.errors import UsageError
-from livedet.models import CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
+from livedet.models import BACKENDS, CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -142,6 +142,19 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         help="file mode: longest wait to fill a batch (default 20)",
     )
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
+    mdl.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        metavar="|".join(BACKENDS),
+        help="runtime: auto (TensorFlow on a GPU, else the fastest verified CPU runtime), or one "
+        'by name; ONNX Runtime/OpenVINO need `pip install "livedet[fast]"`',
+    )
+    mdl.add_argument(
+        "--approximate",
+        action="store_true",
+        help="OpenVINO in bf16: faster on CPUs with AMX, detections APPROXIMATE (scores differ)",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "-o",

@@ -96,6 +96,8 @@ class Config:
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
+    backend: str = "auto"  # auto|tensorflow|onnxruntime|openvino (livedet.runtimes)
+    approximate: bool = False  # OpenVINO in bf16: faster on some CPUs, detections differ slightly
 
     def serve_address(self) -> tuple[str, int]:
         from livedet.web.security import parse_bind_address
@@ -183,6 +185,9 @@ class Config:
         ]:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise UsageError(f"{name} {value}: must be between 0 and 1, e.g. 0.5")
+        from livedet.runtimes import check_backend_choice
+
+        check_backend_choice(self.backend, self.approximate)
         _positive("--batch-size", self.batch_size)
         _positive("--max-frames", self.max_frames)
         _positive("--max-boxes", self.max_boxes)

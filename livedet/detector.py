@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from livedet.detections import Detections, from_tf_outputs, label_name, select
+from livedet.labels import load_label_map
 from livedet.models import REQUIRED_OUTPUTS, LoadedModel, load_model, resolve_model
 
 USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_scores")
@@ -27,9 +28,12 @@ class Selection:
 class Detector:
     """Callable on one BGR frame -> Detections; `predict` on a list of frames.
 
-    Models whose signature has an open batch dimension get true batches of same-sized frames.
-    Batch-1 models (every TF Hub / zoo export) get one frame per call: their serving_default
-    does not check the batch size and can return wrong results for a batch (tensorflow/models#9358).
+    Frames of one size go to the backend together; the backend runs them as one batch when the
+    model's signature has an open batch dimension, and one by one (or as overlapping requests)
+    when it is fixed to 1, as in every TF Hub / zoo export, whose graphs would silently mix a
+    batch up (tensorflow/models#9358).
+
+    `labels`: class id -> name; None reads the model's own label map (COCO for TF Hub models).
     """
 
     def __init__(
@@ -38,15 +42,16 @@ class Detector:
         selection: Selection | None = None,
         labels: dict[int, str] | None = None,
     ) -> None:
-        from livedet.labels import load_label_map
-
         self.model = model
         self.selection = selection or Selection()
         self.labels = labels if labels is not None else load_label_map(model.spec.label_map)
 
     @classmethod
-    def from_name(cls, name: str = "demo", selection: Selection | None = None) -> Detector:
-        return cls(load_model(resolve_model(name)), selection)
+    def from_name(
+        cls, name: str = "demo", selection: Selection | None = None, *, backend: str = "auto"
+    ) -> Detector:
+        """Load model `name` (see resolve_model) on `backend`, with its label map."""
+        return cls(load_model(resolve_model(name), backend=backend), selection)
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         return self.predict([frame_bgr])[0]
@@ -58,39 +63,27 @@ class Detector:
     def predict_timed(
         self, frames_bgr: Sequence[np.ndarray]
     ) -> tuple[list[Detections], dict[str, float]]:
-        """predict(), and the seconds spent in "preprocess" (BGR->RGB) and "inference"."""
-        results: list[Detections] = []
+        """predict, plus the seconds spent in "preprocess" (BGR -> RGB batch) and "inference"
+        (the backend's run, outputs to Detections included)."""
+        results: list[Detections | None] = [None] * len(frames_bgr)
         preprocess = inference = 0.0
-        for group in self._batches(frames_bgr):
+        for positions in _same_size_groups(frames_bgr):
             started = time.perf_counter()
-            batch_rgb = rgb_batch(group)
+            batch_rgb = rgb_batch([frames_bgr[i] for i in positions])
             converted = time.perf_counter()
-            results.extend(self._run(batch_rgb))
+            for position, detections in zip(positions, self._run(batch_rgb), strict=True):
+                results[position] = detections
             preprocess += converted - started
             inference += time.perf_counter() - converted
-        return results, {"preprocess": preprocess, "inference": inference}
+        done = [r for r in results if r is not None]
+        return done, {"preprocess": preprocess, "inference": inference}
 
     def label_names(self, detections: Detections) -> list[str]:
         """The label-map name of each detection ("class N" for ids the map lacks)."""
         return [label_name(self.labels, int(c)) for c in detections.class_ids]
 
-    def _batches(self, frames: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
-        if not self.model.open_batch:
-            return [[frame] for frame in frames]
-        groups: list[list[np.ndarray]] = []
-        for frame in frames:  # only frames of one size can share a batch tensor
-            if groups and groups[-1][0].shape == frame.shape:
-                groups[-1].append(frame)
-            else:
-                groups.append([frame])
-        return groups
-
     def _run(self, batch_rgb: np.ndarray) -> list[Detections]:
-        import tensorflow as tf
-
-        raw = self.model.signature(**{self.model.input_name: tf.constant(batch_rgb)})
-        # Only what we use: zoo exports also return (B, 100, 90) multiclass scores.
-        outputs = {name: raw[name].numpy() for name in USED_OUTPUTS if name in raw}
+        outputs = self.model.run(batch_rgb)
         height, width = batch_rgb.shape[1:3]
         return [
             select(
@@ -101,6 +94,16 @@ class Detector:
             )
             for i in range(len(batch_rgb))
         ]
+
+
+def _same_size_groups(frames: Sequence[np.ndarray]) -> list[list[int]]:
+    """Positions of the frames of each size, first size first: only frames of one size share a
+    batch tensor, and several sources' frames arrive interleaved (A, B, A, B -> [A, A], [B, B]).
+    Each frame keeps its own size: letterboxing to one size would change what the model sees."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for position, frame in enumerate(frames):
+        groups.setdefault(frame.shape, []).append(position)
+    return list(groups.values())
 
 
 def rgb_batch(frames_bgr: list[np.ndarray]) -> np.ndarray:

@@ -14,19 +14,8 @@ _quiet_libraries = False
 
 
 def configure_logging(*, verbose: bool = False, debug: bool = False) -> None:
-    global _quiet_libraries
-    _quiet_libraries = not debug
     if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-        # pip OpenCV's Qt backend warns about missing bundled fonts on every start.
-        os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false;qt.*.warning=false")
-        import cv2
-
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        logging.getLogger("absl").setLevel(logging.ERROR)
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        quiet_libraries()
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("livedet: %(message)s"))
@@ -34,6 +23,22 @@ def configure_logging(*, verbose: bool = False, debug: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level if debug else logging.WARNING)
     logging.getLogger("livedet").setLevel(level)
+
+
+def quiet_libraries() -> None:
+    """Hide TensorFlow's, OpenCV's, FFmpeg's and Qt's own output (CLI, batch workers, bench)."""
+    global _quiet_libraries
+    _quiet_libraries = True
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    # pip OpenCV's Qt backend warns about missing bundled fonts on every start.
+    os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false;qt.*.warning=false")
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def libraries_quiet() -> bool:

@@ -5,16 +5,16 @@ TensorFlow is imported here lazily (it takes seconds), never at package import.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from livedet.errors import ModelError, one_line
+
+if TYPE_CHECKING:
+    import numpy as np
 from livedet.labels import ASSETS_DIR, COCO_LABEL_MAP
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,28 @@ class ModelSpec:
     label_map: Path = COCO_LABEL_MAP
 
 
-@dataclass
-class LoadedModel:
-    """A loaded detection signature and what livedet needs to know about it."""
+BACKENDS = ("auto", "tensorflow", "onnxruntime", "openvino")
+FAST_EXTRA_HINT = 'pip install "livedet[fast]"'
 
+
+class Backend(Protocol):
+    """A loaded detection model on one runtime: what the Detector and the pipeline call."""
+
+    name: str  # "tensorflow", "onnxruntime" or "openvino"
     spec: ModelSpec
-    signature: Any  # the concrete serving_default function
-    input_name: str
     open_batch: bool  # False for every TF Hub / zoo export: input shape (1, -1, -1, 3)
     has_keypoints: bool
     load_seconds: float
-    keepalive: Any = None  # the restored object; signatures die with it
+
+    def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """Detection outputs for a uint8 (n, h, w, 3) RGB batch of any n, as numpy arrays.
+
+        Batch-1 models are run frame by frame inside (their graphs fold a larger batch into one
+        tall image, tensorflow/models#9358); the outputs always have n rows."""
+        ...
+
+
+LoadedModel = Backend  # the name callers have used since before there were several backends
 
 
 def resolve_model(text: str) -> ModelSpec:
@@ -119,120 +130,21 @@ def livedet_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livedet"
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence TF's C++ start-up lines (oneDNN, CUDA probing) unless TF_CPP_MIN_LOG_LEVEL < 2.
+def load_model(
+    spec: ModelSpec,
+    *,
+    backend: str = "auto",
+    use_gpu: bool = True,
+    approximate: bool = False,
+) -> LoadedModel:
+    """Load `spec` on a backend; see livedet.runtimes.load_backend for how one is chosen.
 
-    TF 2.21 logs through absl before reading TF_CPP_MIN_LOG_LEVEL, so the only way to keep the
-    CLI's output to one line is to point file descriptor 2 elsewhere while TF initialises.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "2":
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+    backend: "auto" (TensorFlow on a GPU, else the fastest CPU runtime verified for this model,
+    else TensorFlow), or one of BACKENDS to insist on it. use_gpu=False keeps TensorFlow off the
+    GPU (--cpu). approximate=True allows OpenVINO's bf16 (faster, scores off by up to ~0.06)."""
+    from livedet.runtimes import load_backend
 
-
-def configure_tensorflow(*, use_gpu: bool = True) -> None:
-    """Device set-up that must happen before TensorFlow runs its first op."""
-    with _quiet_native_stderr():
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-    if not use_gpu and gpus:
-        tf.config.set_visible_devices([], "GPU")
-        return
-    for gpu in gpus:
-        # Without this TF maps all GPU memory at start (tensorflow#47964). RuntimeError: the
-        # GPU was already initialised by an earlier call in this process.
-        with contextlib.suppress(RuntimeError):
-            tf.config.experimental.set_memory_growth(gpu, True)
-
-
-def load_model(spec: ModelSpec, *, use_gpu: bool = True) -> LoadedModel:
-    """Load the SavedModel, check its detection signature, and report batch support.
-
-    use_gpu: False hides any GPU from TensorFlow (--cpu)."""
-    import time
-
-    started = time.perf_counter()
-    configure_tensorflow(use_gpu=use_gpu)
-    path = spec.local_path or _download(spec)
-    import tensorflow as tf
-
-    try:
-        restored = tf.saved_model.load(str(path))
-    except Exception as e:  # TF raises many types here (OSError, ValueError, NotFoundError, ...)
-        detail = one_line(str(e), limit=200) or type(e).__name__
-        hint = (
-            "delete that folder and run again with network"
-            if spec.hub_handle
-            else ("check that the folder is a complete SavedModel export")
-        )
-        raise ModelError(f"cannot load model {spec.text!r} from {path}: {detail}; {hint}") from e
-    signature, input_name, open_batch, outputs = inspect_signature(restored, spec.text)
-    _warm_up(signature, input_name, spec.text)
-    return LoadedModel(
-        spec=spec,
-        signature=signature,
-        input_name=input_name,
-        open_batch=open_batch,
-        has_keypoints="detection_keypoints" in outputs,
-        load_seconds=time.perf_counter() - started,
-        keepalive=restored,
-    )
-
-
-def _warm_up(signature: Any, input_name: str, name: str) -> None:
-    """Call the model once on a small black image, as part of loading.
-
-    TensorFlow optimises a restored graph on its first call: on 2 idle CPU cores 0.3 s for the
-    demo model (20 frames' worth) and 0.5 s for a ResNet50-FPN, over a second when the machine is
-    busy. Without this, that time lands on the first frame: a latency spike in live mode and a
-    stall at the start of a file. A model that fails here is not rejected: the first real frame
-    reports the error in context."""
-    import tensorflow as tf
-
-    try:
-        signature(**{input_name: tf.zeros([1, 64, 64, 3], tf.uint8)})
-    except Exception as e:  # TF raises many types; the run itself will say what is wrong
-        log.debug("warm-up call of %s failed: %s", name, e)
-
-
-def inspect_signature(restored: Any, name: str) -> tuple[Any, str, bool, set[str]]:
-    """Check for the TF Hub detection signature; return (fn, input name, open batch?, outputs)."""
-    import tensorflow as tf
-
-    signatures = getattr(restored, "signatures", {}) or {}
-    if "serving_default" not in signatures:
-        raise ModelError(
-            f"model {name!r} has no serving_default signature, so it is not an exported detection "
-            "model; export it with the TF2 Object Detection API exporter or use a TF Hub CenterNet"
-        )
-    signature = signatures["serving_default"]
-    _, kwargs = signature.structured_input_signature
-    specs = [s for s in kwargs.values() if isinstance(s, tf.TensorSpec)]
-    outputs = set(signature.structured_outputs)
-    missing = [o for o in REQUIRED_OUTPUTS if o not in outputs]
-    if len(specs) != 1 or specs[0].dtype != tf.uint8 or specs[0].shape.rank != 4 or missing:
-        got = ", ".join(f"{k}: {s.dtype.name}{list(s.shape)}" for k, s in kwargs.items())
-        raise ModelError(
-            f"model {name!r} does not have the detection signature (one uint8 [batch, h, w, 3] "
-            f"image in; {', '.join(REQUIRED_OUTPUTS)} out); it takes ({got}) and returns "
-            f"({', '.join(sorted(outputs))}); use a TF Hub / TF2 detection-zoo export"
-        )
-    input_name = next(k for k, s in kwargs.items() if isinstance(s, tf.TensorSpec))
-    batch_dim = specs[0].shape[0]
-    return signature, input_name, batch_dim is None, outputs
+    return load_backend(spec, backend=backend, use_gpu=use_gpu, approximate=approximate)
 
 
 def _download(spec: ModelSpec) -> Path:
@@ -255,3 +167,21 @@ def _download(spec: ModelSpec) -> Path:
             f"cannot download model {spec.hub_handle} ({detail}); run once with network to "
             f"cache it in {cache} (TFHUB_CACHE_DIR), or {OFFLINE_HINT}"
         ) from e
+
+
+def cached_hub_folder(handle: str) -> Path | None:
+    """The TF Hub cache folder of `handle` if it is already downloaded, found without importing
+    tensorflow_hub (which imports TensorFlow): hub caches a handle under sha1(handle)."""
+    import hashlib
+
+    cache = Path(os.environ.get("TFHUB_CACHE_DIR") or default_hub_cache())
+    folder = cache / hashlib.sha1(handle.encode("utf8")).hexdigest()
+    return folder if (folder / "saved_model.pb").is_file() else None
+
+
+def model_folder(spec: ModelSpec) -> Path:
+    """The SavedModel folder of `spec`, downloading a hub model once (imports TensorFlow then)."""
+    if spec.local_path is not None:
+        return spec.local_path
+    assert spec.hub_handle is not None
+    return cached_hub_folder(spec.hub_handle) or _download(spec)

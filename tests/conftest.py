@@ -65,3 +65,9 @@ def red_blue_video(tmp_path: Path) -> tuple[Path, list[dict[int, Box]]]:
     frames, expected = make_frames(RED_BLUE_FRAMES, width, height)
     path = write_video(tmp_path / "red_blue.mkv", frames, fps=RED_BLUE_FPS)
     return path, expected
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Conversions and downloads go to a per-session temporary cache, never ~/.cache/livedet."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -353,3 +353,27 @@ def read_video_rgb(path: str | Path) -> list[np.ndarray]:
     finally:
         capture.release()
     return frames
+
+
+def build_unconvertible_model(path: str | Path) -> Path:
+    """The batch-1 colour model plus a Lanczos-5 anti-aliased resize in the graph, which no ONNX
+    op expresses: tf2onnx leaves it unconverted, so livedet must fall back to TensorFlow. The
+    resize's result is multiplied by zero, so detections are the colour model's."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec(shape=(1, None, None, 3), dtype=tf.uint8, name="input_tensor")
+
+    @tf.function(input_signature=[spec])
+    def serve(input_tensor):  # type: ignore[no-untyped-def]
+        small = tf.image.resize(
+            tf.cast(input_tensor, tf.float32), [8, 8], method="lanczos5", antialias=True
+        )
+        outputs = _detect(input_tensor, keypoints=False, extra_outputs=False, fail_on_green=False)
+        outputs["detection_scores"] += 0.0 * tf.reduce_min(small)
+        return outputs
+
+    module = tf.Module()
+    module.__call__ = serve
+    out = Path(path)
+    tf.saved_model.save(module, str(out), signatures={"serving_default": serve})
+    return out

@@ -28,6 +28,17 @@ from livedet.models import (
 )
 
 
+@pytest.fixture(scope="session")
+def conversion_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("xdg_cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch, conversion_cache):
+    """Conversions go to a per-session folder, never the user's ~/.cache/livedet."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(conversion_cache))
+
+
 def _frame_rgb(height=200, width=320):
     frame = np.full((height, width, 3), 128, np.uint8)
     frame[20:60, 100:180] = RED  # person: x 100..180, y 20..60
@@ -163,7 +174,7 @@ def test_batch_one_model_never_gets_a_batch(color_model_b1):
 
 
 def test_open_batch_model_gets_true_batches_and_mixed_sizes_are_split(color_model_open):
-    detector = Detector.from_name(str(color_model_open))
+    detector = Detector.from_name(str(color_model_open), backend="tensorflow")
     calls = []
     original = detector.model.signature
 

@@ -15,8 +15,9 @@ from livedet.batch.driver import run_batch
 from livedet.batch.events import Runner
 from livedet.batch.local import LocalRunner, default_workers
 from livedet.batch.progress import BatchProgress, summary_table
-from livedet.batch.work import BatchSettings, quiet_libraries
+from livedet.batch.work import BatchSettings
 from livedet.errors import LivedetError, UsageError, one_line
+from livedet.logs import quiet_libraries
 from livedet.models import resolve_model
 
 log = logging.getLogger("livedet")

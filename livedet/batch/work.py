@@ -7,7 +7,6 @@ The model is loaded once per worker (`load_worker_model`) and each file goes thr
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,20 +55,16 @@ class FileResult:
         return dataclasses.asdict(self)
 
 
-def quiet_libraries() -> None:
-    """Worker processes start fresh: keep TF/OpenCV start-up chatter out of the batch's stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-
 def load_worker_model(settings: BatchSettings, threads: int | None) -> LoadedModel:
     """Configure TensorFlow for this worker and load the model once.
 
     `threads`: TensorFlow's intra-op threads. N workers sharing C cores each get C // N, so they
     do not fight over the cores; None leaves TF's default (all cores)."""
-    quiet_libraries()
-    from livedet.models import configure_tensorflow, load_model, resolve_model
+    from livedet.logs import quiet_libraries
+    from livedet.models import load_model, resolve_model
+
+    quiet_libraries()  # worker processes start fresh: no TF/OpenCV chatter in the batch's stderr
+    from livedet.runtimes.tensorflow_backend import configure_tensorflow
 
     configure_tensorflow(use_gpu=not settings.cpu)
     if threads:
@@ -146,22 +141,32 @@ def process_file(
     )
 
 
-def _counting(model: LoadedModel, on_frames: Callable[[int], None]) -> LoadedModel:
-    """The same model, with a signature that counts the frames it is given: the pipeline's stats
-    are internal to `run`, but every frame passes through the model exactly once."""
-    signature = model.signature
-    state = {"frames": 0, "reported": 0.0}
+class _Counting:
+    """The same model, counting the frames it is given: the pipeline's stats are internal to
+    `run`, but every frame passes through the model exactly once."""
 
-    def counted(**inputs: Any) -> Any:
-        result = signature(**inputs)
-        state["frames"] += int(inputs[model.input_name].shape[0])
+    def __init__(self, model: LoadedModel, on_frames: Callable[[int], None]) -> None:
+        self._model = model
+        self._on_frames = on_frames
+        self._frames = 0
+        self._reported = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)  # name, spec, open_batch, has_keypoints, ...
+
+    def run(self, batch_rgb: Any) -> Any:
+        result = self._model.run(batch_rgb)
+        self._frames += len(batch_rgb)
         now = time.perf_counter()
-        if now - state["reported"] >= FRAMES_REPORT_SECONDS:
-            state["reported"] = now
-            on_frames(int(state["frames"]))
+        if now - self._reported >= FRAMES_REPORT_SECONDS:
+            self._reported = now
+            self._on_frames(self._frames)
         return result
 
-    return dataclasses.replace(model, signature=counted)
+
+def _counting(model: LoadedModel, on_frames: Callable[[int], None]) -> LoadedModel:
+    counting: Any = _Counting(model, on_frames)
+    return counting  # quacks like the model (livedet.models.Backend)
 
 
 def _unexpected(error: Exception) -> str:

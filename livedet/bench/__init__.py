@@ -47,6 +47,7 @@ class BenchOptions:
     skip_heavy: bool = False
     skip: frozenset[str] = frozenset()  # round-2 sections to leave out: multi, tracking, batch
     multi_seconds: float = 20.0  # per many-cameras measurement
+    backends: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
     heavy_frames: int = 40
     min_seconds: float = 3.0  # per model-only measurement
@@ -107,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds per many-cameras measurement (default {d.multi_seconds:.0f})",
     )
     p.add_argument(
+        "--backends",
+        action="store_true",
+        help="add the CPU backends section: ONNX Runtime and OpenVINO vs TensorFlow, whole "
+        "processes (several minutes)",
+    )
+    p.add_argument(
         "--heavy-model",
         help="heavy batch-1 model (default: the ResNet50-FPN "
         "stand-in, built once into the cache folder)",
@@ -141,6 +148,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         skip_heavy=args.skip_heavy,
         skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
         multi_seconds=args.multi_seconds,
+        backends=args.backends,
         heavy_model=args.heavy_model,
         heavy_frames=args.heavy_frames,
         min_seconds=args.min_seconds,
@@ -164,7 +172,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     from livedet.bench import runs
-    from livedet.models import configure_tensorflow
+    from livedet.runtimes.tensorflow_backend import configure_tensorflow
 
     configure_tensorflow()
     results: dict[str, Any] = {"machine": machine(), "options": _jsonable(options.__dict__)}
@@ -180,6 +188,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         results.update(_main_model(options, video, frames, folder))
         if not options.skip_heavy:
             results["heavy"] = _heavy_model(options, video, frames, folder)
+        if options.backends:
+            results["backends"] = _backends(options, video, results.get("heavy"))
     results.update(
         extras.run(model=options.model, seconds=options.multi_seconds, skip=options.skip)
     )
@@ -254,6 +264,19 @@ def _heavy_model(
     return heavy
 
 
+def _backends(options: BenchOptions, video: Path, heavy: dict[str, Any] | None) -> dict[str, Any]:
+    from livedet.bench import backends
+
+    _step("backends: " + (", ".join(backends.fast_backends()) or "none installed"))
+    section = {"main": backends.measure(options.model, video, options.frames, options.min_seconds)}
+    if heavy is not None:
+        _step("backends: heavy stand-in")
+        section["heavy"] = backends.measure(
+            heavy["model"], video, options.heavy_frames, options.min_seconds
+        )
+    return section
+
+
 # -- targets ------------------------------------------------------------------------------------
 
 
@@ -302,6 +325,21 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         drift = abs(last - first) / first if first else None
         check(f"live: p95 change, last vs first {live['window_s']:.0f} s", drift, 0.2, False)
     extras.targets(results, check)
+    for part, limit in (("main", 1.3), ("heavy", 1.8)):
+        measured = (results.get("backends") or {}).get(part)
+        if measured:
+            from livedet.bench.backends import ratios
+
+            found = ratios(measured)
+            for name, value in found.items():
+                if "file mode / TF hand-written loop" in name:
+                    check(f"backends ({part}): {name}", value, limit, True)
+                elif "wall-clock" in name:
+                    check(f"backends: {name}", value, 0.6, False)
+                elif "peak RSS" in name:
+                    check(f"backends: {name}", value, 0.5, False)
+                else:
+                    check(f"backends ({part}): {name} (reported)", value, None, True)
     rss = results.get("rss")
     if rss:
         check(f"RSS growth MB over {rss['frames']} frames", rss["growth_mb"], 50.0, False)

@@ -21,7 +21,7 @@ import numpy as np
 from livedet.app import build_pipeline
 from livedet.channels import Shutdown
 from livedet.config import Config
-from livedet.detector import USED_OUTPUTS, Detector, rgb_batch
+from livedet.detector import Detector, rgb_batch
 from livedet.labels import load_label_map
 from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Lane
@@ -32,8 +32,8 @@ from livedet.stats import RunStats
 from livedet.streams import LiveSource
 
 
-def _load(model: str) -> LoadedModel:
-    return load_model(resolve_model(model))
+def _load(model: str, backend: str = "tensorflow") -> LoadedModel:
+    return load_model(resolve_model(model), backend=backend)
 
 
 def _labels(model: str) -> dict[int, str]:
@@ -82,28 +82,26 @@ def model_only(
     frames_bgr: Sequence[np.ndarray],
     batch_sizes: Sequence[int],
     min_seconds: float = 2.0,
+    backend: str = "tensorflow",
 ) -> dict[str, Any]:
-    """Frames per second of the signature alone, frames pre-converted, per batch size."""
-    import tensorflow as tf
-
-    loaded = _load(model)
+    """Frames per second of the model alone on `backend`, frames pre-converted, per batch size
+    (batch-1 models: a "batch" of n is n frames handed to the backend in one run call)."""
+    loaded = _load(model, backend)
     rgb = rgb_batch(list(frames_bgr))
-    sizes = list(batch_sizes) if loaded.open_batch else [1]
+    sizes = list(batch_sizes)
     per_batch: dict[str, float] = {}
     for size in sizes:
-        batches = [tf.constant(rgb[i : i + size]) for i in range(0, len(rgb) - size + 1, size)]
+        batches = [rgb[i : i + size] for i in range(0, len(rgb) - size + 1, size)]
 
         def call(batch: Any) -> None:
-            raw = loaded.signature(**{loaded.input_name: batch})
-            for name in USED_OUTPUTS:
-                if name in raw:
-                    raw[name].numpy()
+            loaded.run(batch)
 
         for batch in batches[:2]:
             call(batch)  # warm-up: graph optimisation happens on the first calls
         per_batch[str(size)] = _frames_per_second(call, batches, size, min_seconds)
     best = max(per_batch, key=lambda k: per_batch[k])
     return {
+        "backend": loaded.name,
         "open_batch": loaded.open_batch,
         "load_s": round(loaded.load_seconds, 2),
         "fps_by_batch": per_batch,
@@ -138,7 +136,7 @@ def traced_loop(
     """A batch-1 signature called per frame from Python vs from one tf.function over `group`."""
     import tensorflow as tf
 
-    loaded = _load(model)
+    loaded: Any = _load(model, "tensorflow")  # tf.function tracing: TensorFlow only
     signature, name = loaded.signature, loaded.input_name
     groups = [tf.constant(rgb_batch(list(frames_bgr[:group])))]
 
@@ -170,12 +168,14 @@ def traced_loop(
 # -- 2. the notebook's loop ---------------------------------------------------------------------
 
 
-def handwritten_loop(model: str, video: Path, frames: int, out: Path) -> dict[str, Any]:
+def handwritten_loop(
+    model: str, video: Path, frames: int, out: Path, backend: str = "tensorflow"
+) -> dict[str, Any]:
     """Read, convert, infer, draw, write: one frame at a time on one thread, as the notebook did.
 
     Same model call (Detector: cvtColor + signature + conversion), same drawing, same writer
     (VideoSink, PyAV libx264) as livedet, so only the scheduling differs."""
-    loaded = _load(model)
+    loaded = _load(model, backend)
     detector = Detector(loaded)
     labels = _labels(model)
     started = time.perf_counter()
@@ -210,7 +210,9 @@ def handwritten_loop(model: str, video: Path, frames: int, out: Path) -> dict[st
 # -- 3, 4. livedet file mode ------------------------------------------------------------------
 
 
-def file_mode(model: str, video: Path, frames: int, out: Path, batch_size: int) -> dict[str, Any]:
+def file_mode(
+    model: str, video: Path, frames: int, out: Path, batch_size: int, backend: str = "tensorflow"
+) -> dict[str, Any]:
     """livedet.app.run on the file, looping it to `frames` frames, writing an .mp4."""
     from livedet.app import run
     from livedet.config import Config
@@ -224,6 +226,7 @@ def file_mode(model: str, video: Path, frames: int, out: Path, batch_size: int) 
         loop=True,
         max_frames=frames,
         batch_size=batch_size,
+        backend=backend,
     )
     started = time.perf_counter()
     stats = run(config)

@@ -1,0 +1,124 @@
+"""Choosing the backend a model runs on: TensorFlow, ONNX Runtime or OpenVINO.
+
+`auto`: TensorFlow when there is a GPU (found without importing TensorFlow); otherwise the fastest
+installed CPU runtime whose conversion of this model matched TensorFlow (speed measured on this
+machine when the model was verified); otherwise TensorFlow. The first run with a model converts and
+verifies it (TensorFlow needed, seconds to a minute); later runs read the cache and never import
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livedet.errors import ModelError, UsageError
+from livedet.models import BACKENDS, FAST_EXTRA_HINT, Backend, ModelSpec, model_folder
+
+log = logging.getLogger(__name__)
+
+CPU_RUNTIMES = ("openvino", "onnxruntime")  # tried in this order when speeds are equal
+_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tf2onnx": "tf2onnx"}
+
+
+def load_backend(
+    spec: ModelSpec, *, backend: str = "auto", use_gpu: bool = True, approximate: bool = False
+) -> Backend:
+    """Load `spec` on `backend`; see the module docstring for `auto`.
+
+    An explicit CPU runtime that is not installed is an error naming the extra to install; one
+    whose conversion failed or did not match runs on TensorFlow with one warning saying why."""
+    check_backend_choice(backend, approximate)
+    from livedet.runtimes.tensorflow_backend import load_tensorflow
+
+    if backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present()):
+        return load_tensorflow(spec, use_gpu=use_gpu)
+    wanted = ("openvino",) if approximate else CPU_RUNTIMES if backend == "auto" else (backend,)
+    installed = [name for name in wanted if installed_module(name)]
+    if not installed:
+        if backend != "auto" or approximate:
+            raise ModelError(
+                f"--backend {wanted[0]} needs the {wanted[0]} package, which is not installed; "
+                f"{FAST_EXTRA_HINT}"
+            )
+        log.info("running on TensorFlow; %s for ~2x speed on a CPU", FAST_EXTRA_HINT)
+        return load_tensorflow(spec, use_gpu=use_gpu)
+
+    from livedet.runtimes.prepare import prepare
+
+    prepared = prepare(spec, model_folder(spec), installed, use_gpu=use_gpu)
+    verified = {
+        name: result
+        for name, result in prepared.record.get("runtimes", {}).items()
+        if name in installed and result.get("verified")
+    }
+    if not verified:
+        reasons = prepared.record.get("reason") or "; ".join(
+            f"{name}: {prepared.record.get('runtimes', {}).get(name, {}).get('reason')}"
+            for name in installed
+        )
+        log.warning("model %s runs on TensorFlow: %s", spec.text, reasons)
+        return prepared.tensorflow or load_tensorflow(spec, use_gpu=use_gpu)
+    fastest = min(verified, key=lambda name: verified[name].get("ms_per_frame", float("inf")))
+    tensorflow_ms = prepared.record.get("tensorflow_ms_per_frame", float("inf"))
+    if backend == "auto" and verified[fastest].get("ms_per_frame", 0.0) >= tensorflow_ms:
+        # Measured, not assumed: ONNX Runtime ran the demo model slower than TensorFlow here.
+        log.info(
+            "model %s runs on TensorFlow: faster than %s on this machine (%.0f vs %.0f ms/frame)",
+            spec.text,
+            fastest,
+            tensorflow_ms,
+            verified[fastest]["ms_per_frame"],
+        )
+        return prepared.tensorflow or load_tensorflow(spec, use_gpu=use_gpu)
+    return open_runtime(fastest, spec, prepared.folder, prepared.record, use_gpu, approximate)
+
+
+def check_backend_choice(backend: str, approximate: bool) -> None:
+    """UsageError (one line) for a backend name livedet does not know, or --approximate with a
+    backend that has no approximate mode."""
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if approximate and backend not in ("auto", "openvino"):
+        raise UsageError(
+            f"--approximate is OpenVINO's bf16 mode; it does not apply to --backend {backend}"
+        )
+
+
+def open_runtime(
+    name: str,
+    spec: ModelSpec,
+    folder: Path,
+    record: dict[str, Any],
+    use_gpu: bool,
+    approximate: bool,
+) -> Backend:
+    from livedet.runtimes.cache import ONNX_FILE
+
+    if name == "openvino":
+        from livedet.runtimes.openvino_backend import OpenVinoModel
+
+        return OpenVinoModel(spec, folder / ONNX_FILE, record, approximate=approximate)
+    from livedet.runtimes.onnxruntime_backend import OnnxRuntimeModel
+
+    return OnnxRuntimeModel(spec, folder / ONNX_FILE, record, use_gpu=use_gpu)
+
+
+def installed_module(name: str) -> bool:
+    """Whether a runtime's package is installed, without importing it."""
+    return importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def gpu_present() -> bool:
+    """An NVIDIA driver is loaded: the cheap test that keeps CPU-only machines off TensorFlow
+    (importing it costs ~3 s and ~600 MB). TensorFlow's pip wheel supports only NVIDIA GPUs."""
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def stack_outputs(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-frame outputs (each with a batch of 1) as one batch."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}

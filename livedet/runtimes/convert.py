@@ -1,0 +1,127 @@
+"""SavedModel -> ONNX with tf2onnx, plus the one handler stock tf2onnx lacks.
+
+Imports TensorFlow and tf2onnx, so it runs only when a model has no cached conversion yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Opset 18: the first with Resize(antialias=1), which the demo model's resize needs.
+OPSET = 18
+
+
+class ConversionError(Exception):
+    """tf2onnx could not produce a model; the message is one line for the fallback warning."""
+
+
+def convert_signature(signature: Any, output: Path) -> None:
+    """Write the serving_default ConcreteFunction `signature` as an ONNX file at `output`.
+
+    The input keeps its uint8 dtype and its open (or fixed-1) batch dimension; height and width
+    stay symbolic, so one file serves every frame size."""
+    try:
+        import tf2onnx
+    except ImportError as e:
+        raise ConversionError(f"tf2onnx is not installed ({e})") from e
+
+    class _Concrete:  # from_function wants a tf.function; a signature is already concrete
+        def get_concrete_function(self, *_: Any) -> Any:
+            return signature
+
+    specs = [s for s in signature.structured_input_signature[1].values()]
+    try:
+        model_proto, _ = tf2onnx.convert.from_function(
+            _Concrete(),
+            input_signature=specs,
+            opset=OPSET,
+            custom_op_handlers={"ScaleAndTranslate": (_scale_and_translate, [])},
+        )
+    except Exception as e:  # tf2onnx raises anything from ValueError to KeyError
+        raise ConversionError(f"tf2onnx failed: {type(e).__name__}: {e}") from e
+    unconverted = sorted(_unknown_ops(model_proto.graph))
+    if unconverted:
+        raise ConversionError(f"ops tf2onnx left unconverted: {', '.join(unconverted)}")
+    _name_outputs(model_proto.graph, signature)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(model_proto.SerializeToString())
+
+
+def _name_outputs(graph: Any, signature: Any) -> None:
+    """Give the ONNX outputs the signature's names (detection_boxes, ...): tf2onnx keeps the
+    graph's tensor names (Identity:0, ...) for signature functions."""
+    import tensorflow as tf
+
+    # A restored signature's outputs are its structured outputs flattened (keys sorted).
+    structured = signature.structured_outputs
+    keys = sorted(structured)  # detection signatures: a flat dict of single tensors
+    tensors = [t.name for t in signature.outputs if t.dtype != tf.resource]
+    renames = dict(zip(tensors, keys, strict=True))
+    for node in graph.node:
+        node.output[:] = [renames.get(n, n) for n in node.output]
+        node.input[:] = [renames.get(n, n) for n in node.input]
+    for value in [*graph.output, *graph.initializer]:  # a constant output is an initializer
+        value.name = renames.get(value.name, value.name)
+
+
+def _unknown_ops(graph: Any) -> set[str]:
+    """Op types that are not ONNX ops: tf2onnx leaves ops it cannot convert in place, and
+    runtimes refuse the file only when they load it."""
+    import onnx
+
+    unknown: set[str] = set()
+    for node in graph.node:
+        if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
+            unknown.add(node.op_type)
+        for attr in node.attribute:  # If/Loop bodies
+            if attr.type == onnx.AttributeProto.GRAPH:
+                unknown |= _unknown_ops(attr.g)
+    return unknown
+
+
+# tf.image.resize's kernels by ScaleAndTranslate's `kernel_type`, and the ONNX Resize mode for each.
+_KERNELS = {"triangle": ("linear", None), "keys_cubic": ("cubic", -0.5)}
+
+
+def _scale_and_translate(ctx: Any, node: Any, name: str, args: Any) -> Any:
+    """ScaleAndTranslate (what tf.image.resize(antialias=True) becomes) -> ONNX Resize.
+
+    Inputs: images NHWC float, size int32 [2] (new height, width), scale and translation float
+    [2]. tf.image.resize sets scale = size / input size and translation 0, which is exactly
+    ONNX Resize with `sizes`, half-pixel coordinates and antialias=1 (opset 18). The resize runs
+    on axes 1 and 2 of the NHWC tensor, so no transposes are needed."""
+    kernel = node.get_attr_value("kernel_type")
+    kernel = kernel.decode() if isinstance(kernel, bytes) else str(kernel)
+    if kernel not in _KERNELS:
+        raise ValueError(f"ScaleAndTranslate kernel {kernel!r} has no ONNX Resize equivalent")
+    translation = node.inputs[3]
+    if translation.is_const() and any(float(v) != 0.0 for v in translation.get_tensor_value()):
+        raise ValueError("ScaleAndTranslate with a translation is not a plain resize")
+    mode, cubic_a = _KERNELS[kernel]
+    antialias = 1 if node.get_attr_value("antialias", True) else 0
+    sizes = ctx.make_node("Cast", [node.input[1]], attr={"to": 7}).output[0]  # int64
+    images = node.input[0]
+    ctx.remove_node(node.name)
+    attrs: dict[str, Any] = {
+        "mode": mode,
+        "antialias": antialias,
+        "axes": [1, 2],
+        "coordinate_transformation_mode": "half_pixel",
+        "exclude_outside": 1,
+    }
+    if cubic_a is not None:
+        attrs["cubic_coeff_a"] = cubic_a
+    resize = ctx.make_node(
+        "Resize",
+        [images, "", "", sizes],
+        attr=attrs,
+        outputs=node.output,
+        shapes=[ctx.get_shape(node.output[0])],
+        dtypes=[ctx.get_dtype(node.output[0])],
+        name=name,
+    )
+    return resize

@@ -1,0 +1,155 @@
+"""Checking a converted model against TensorFlow before trusting it.
+
+TensorFlow's outputs on a few fixed frames are stored beside the ONNX file, so any runtime (one
+installed later too) is checked against them without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# A runtime's detections must match TensorFlow's to these tolerances, on every verification frame.
+SCORE_TOLERANCE = 1e-4
+BOX_TOLERANCE_PX = 0.5  # boxes and keypoints, in pixels of the frame
+MIN_SCORE = 0.01  # detections below this are compared through the sorted scores only
+
+RED, BLUE, YELLOW = (255, 0, 0), (0, 0, 255), (255, 255, 0)
+
+
+def reference_frames() -> list[np.ndarray]:
+    """Three RGB frames: two 640x360 (a batch, for open-batch models) and one 1280x720 (larger
+    than most models' input, so in-graph resizes run). Textured, with pure-colour rectangles and
+    a frame of the demo clip when it is there, so real models and the test fixtures both detect
+    something."""
+    rng = np.random.default_rng(15)
+    frames = []
+    for height, width in ((360, 640), (360, 640), (720, 1280)):
+        coarse = rng.integers(40, 215, (height // 20 + 1, width // 20 + 1, 3), np.uint8)
+        frame = np.repeat(np.repeat(coarse, 20, axis=0), 20, axis=1)[:height, :width].copy()
+        frame += rng.integers(0, 12, frame.shape, np.uint8)
+        for colour, (y, x) in zip(
+            (RED, BLUE, YELLOW), ((0.1, 0.3), (0.55, 0.1), (0.7, 0.7)), strict=True
+        ):
+            y1, x1 = int(y * height), int(x * width) + int(rng.integers(0, width // 10))
+            frame[y1 : y1 + height // 5, x1 : x1 + width // 6] = colour
+        frames.append(frame)
+    clip = _demo_clip_frame(360, 640)
+    if clip is not None:
+        frames[1] = clip
+    return frames
+
+
+def _demo_clip_frame(height: int, width: int) -> np.ndarray | None:
+    from livedet.models import DEMO_CLIP
+
+    if not DEMO_CLIP.is_file():
+        return None
+    import cv2
+
+    capture = cv2.VideoCapture(str(DEMO_CLIP))
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 30)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        return None
+    return cv2.cvtColor(cv2.resize(frame, (width, height)), cv2.COLOR_BGR2RGB)
+
+
+def batches(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """What each backend is run on: every frame alone, then the two same-sized frames as one
+    batch (batch-1 models get them one by one inside the backend)."""
+    return [frame[None] for frame in frames] + [np.stack(frames[:2])]
+
+
+def save_reference(path: Path, inputs: list[np.ndarray], outputs: list[dict[str, Any]]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for i, (batch, out) in enumerate(zip(inputs, outputs, strict=True)):
+        arrays[f"{i}/input"] = batch
+        arrays.update({f"{i}/{name}": value for name, value in out.items()})
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(partial, **arrays)  # type: ignore[arg-type]
+    partial.replace(path)
+
+
+def load_reference(path: Path) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    with np.load(path) as data:
+        count = len({key.split("/")[0] for key in data.files})
+        cases = []
+        for i in range(count):
+            outputs = {
+                key.split("/", 1)[1]: data[key]
+                for key in data.files
+                if key.startswith(f"{i}/") and not key.endswith("/input")
+            }
+            cases.append((data[f"{i}/input"], outputs))
+    return cases
+
+
+def verify(run: Any, cases: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> dict[str, Any]:
+    """Run `run` (a backend's run method) on every case; {"verified", "reason", "ms_per_frame"}.
+
+    ms_per_frame is timed on the two-frame batch after the verification pass (its warm-up), so
+    runtimes that overlap frames of a batch get the credit for it."""
+    for batch, expected in cases:
+        try:
+            actual = run(batch)
+        except Exception as e:  # any runtime error: the conversion is not usable
+            return {"verified": False, "reason": f"{type(e).__name__}: {e}"[:300]}
+        for i in range(len(batch)):
+            reason = compare(expected, actual, i, batch.shape[1], batch.shape[2])
+            if reason is not None:
+                size = f"{batch.shape[2]}x{batch.shape[1]}"
+                return {"verified": False, "reason": f"{reason} (on a {size} frame)"}
+    timed = cases[-1][0]
+    started = time.perf_counter()
+    run(timed)
+    ms = 1000 * (time.perf_counter() - started) / len(timed)
+    return {"verified": True, "reason": None, "ms_per_frame": round(ms, 2)}
+
+
+def compare(
+    expected: dict[str, np.ndarray], actual: dict[str, np.ndarray], i: int, height: int, width: int
+) -> str | None:
+    """None when image i's detections agree, else what differs (one line).
+
+    Scores: the sorted scores within SCORE_TOLERANCE. Each detection at or above MIN_SCORE must
+    have a TensorFlow detection of the same class, score within SCORE_TOLERANCE and box (and
+    keypoints) within BOX_TOLERANCE_PX. Matching as sets, not slot by slot, because tied scores
+    (common with random weights) may come out in either order."""
+    missing = [name for name in expected if name not in actual]
+    if missing:
+        return f"outputs missing: {', '.join(missing)}"
+    score_diff = float(
+        np.abs(expected["detection_scores"][i] - actual["detection_scores"][i]).max()
+    )
+    if score_diff > SCORE_TOLERANCE:
+        return f"scores differ by {score_diff:.2g} (tolerance {SCORE_TOLERANCE:g})"
+    scale = np.array([height, width, height, width], np.float32)
+    want_boxes = expected["detection_boxes"][i] * scale
+    got_boxes = actual["detection_boxes"][i] * scale
+    want_kpts = expected.get("detection_keypoints")
+    got_kpts = actual.get("detection_keypoints")
+    for slot in np.flatnonzero(actual["detection_scores"][i] >= MIN_SCORE):
+        same = (expected["detection_classes"][i] == actual["detection_classes"][i][slot]) & (
+            np.abs(expected["detection_scores"][i] - actual["detection_scores"][i][slot])
+            <= SCORE_TOLERANCE
+        )
+        box_error = np.abs(want_boxes - got_boxes[slot]).max(axis=1)
+        same &= box_error <= BOX_TOLERANCE_PX
+        if want_kpts is not None and got_kpts is not None:
+            kpt_error = np.abs((want_kpts[i] - got_kpts[i][slot]) * scale[:2]).max(axis=(1, 2))
+            same &= kpt_error <= BOX_TOLERANCE_PX
+        if not same.any():
+            worst = float(box_error.min())
+            return (
+                f"detection {slot} (class {actual['detection_classes'][i][slot]:.0f}) has no "
+                f"TensorFlow match (nearest box {worst:.2g} px away, tolerance "
+                f"{BOX_TOLERANCE_PX} px)"
+            )
+    return None

@@ -1,0 +1,182 @@
+"""CPU backends: conversion, verification against TensorFlow, the cache, fallbacks, errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fixture_models import RED, build_unconvertible_model
+
+from livedet.detector import Detector
+from livedet.errors import ModelError, UsageError
+from livedet.models import DEMO_MODEL_DIR, load_model, resolve_model
+from livedet.runtimes import installed_module
+from livedet.runtimes.cache import ONNX_FILE, content_key, entry_dir
+from livedet.runtimes.prepare import prepare
+from livedet.runtimes.verify import reference_frames
+
+RUNTIMES = [name for name in ("onnxruntime", "openvino") if installed_module(name)]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("xdg_cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch, cache_home):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+
+
+def _bgr_frames():
+    return [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) for frame in reference_frames()]
+
+
+def _assert_same_detections(reference, other):
+    assert len(reference) == len(other)
+    for want, got in zip(reference, other, strict=True):
+        assert got.class_ids.tolist() == want.class_ids.tolist()
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1.0)
+        np.testing.assert_allclose(got.scores, want.scores, atol=1e-4)
+        if want.keypoints is not None:
+            np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1.0)
+
+
+@pytest.mark.skipif(not RUNTIMES, reason='needs pip install "livedet[fast]"')
+@pytest.mark.parametrize("fixture", ["color_model_b1", "color_model_open", "color_model_kpts"])
+def test_fixtures_convert_and_verify_on_every_runtime(request, fixture):
+    folder = request.getfixturevalue(fixture)
+    spec = resolve_model(str(folder))
+    prepared = prepare(spec, folder, RUNTIMES, use_gpu=False)
+    assert prepared.record["converted"], prepared.record["reason"]
+    for name in RUNTIMES:
+        assert prepared.record["runtimes"][name]["verified"], prepared.record["runtimes"][name]
+        model = load_model(spec, backend=name)
+        assert model.name == name
+        assert model.open_batch is (fixture == "color_model_open")
+        assert model.has_keypoints is (fixture == "color_model_kpts")
+
+
+@pytest.mark.skipif(not RUNTIMES, reason='needs pip install "livedet[fast]"')
+@pytest.mark.parametrize("fixture", ["color_model_kpts", "demo"])
+def test_detections_equal_tensorflow(request, fixture):
+    """Boxes within 1 px, same classes, scores within 1e-4: on each backend, same frames."""
+    if fixture == "demo":
+        if not (DEMO_MODEL_DIR / "saved_model" / "saved_model.pb").is_file():
+            pytest.skip("bundled demo model not built")
+        name = "demo"
+    else:
+        name = str(request.getfixturevalue(fixture))
+    frames = _bgr_frames()
+    reference = Detector.from_name(name, backend="tensorflow").predict(frames)
+    assert any(len(d) for d in reference), "the frames must give the model something to find"
+    verified = []
+    for runtime in RUNTIMES:
+        detector = Detector.from_name(name, backend=runtime)
+        # A runtime that did not match TensorFlow falls back to it (OpenVINO 2026.4's
+        # anti-aliased Resize moves the demo model's scores by 0.035 on 1280x720 frames).
+        if detector.model.name == runtime:
+            verified.append(runtime)
+        _assert_same_detections(reference, detector.predict(frames))
+        # A batch of several same-sized frames (two in flight on OpenVINO) gives the same.
+        _assert_same_detections(reference[:2], detector.predict(frames[:2]))
+    if "onnxruntime" in RUNTIMES:
+        assert "onnxruntime" in verified
+
+
+@pytest.mark.skipif("onnxruntime" not in RUNTIMES, reason="needs onnxruntime")
+@pytest.mark.timeout(120)
+def test_cached_conversion_loads_without_tensorflow(color_model_b1, cache_home):
+    load_model(resolve_model(str(color_model_b1)), backend="onnxruntime")  # converts, caches
+    script = (
+        "import sys, numpy as np\n"
+        "from livedet.detector import Detector\n"
+        f"d = Detector.from_name({str(color_model_b1)!r}, backend='onnxruntime')\n"
+        "frame = np.full((200, 320, 3), 128, np.uint8); frame[20:60, 100:180] = (0, 0, 255)\n"
+        "found = d(frame)\n"
+        "assert found.class_ids.tolist() == [1], found\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
+        "print(d.model.name)\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=100
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in RUNTIMES
+
+
+@pytest.mark.timeout(120)
+def test_model_that_does_not_convert_runs_on_tensorflow_with_one_line(tmp_path, caplog):
+    if "tf2onnx" not in sys.modules and not installed_module("tf2onnx"):
+        pytest.skip("needs tf2onnx")
+    folder = build_unconvertible_model(tmp_path / "lanczos")
+    frame = np.full((200, 320, 3), 128, np.uint8)
+    frame[20:60, 100:180] = RED[::-1]  # BGR
+    for _ in range(2):  # the second run reads the recorded failure: no second conversion
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="livedet"):
+            detector = Detector.from_name(str(folder))
+        assert detector.model.name == "tensorflow"
+        assert detector(frame).class_ids.tolist() == [1]
+        fallbacks = [r.getMessage() for r in caplog.records if "runs on TensorFlow" in r.message]
+        assert len(fallbacks) == 1 and "\n" not in fallbacks[0]
+        assert "ScaleAndTranslate" in fallbacks[0]
+
+
+@pytest.mark.skipif("onnxruntime" not in RUNTIMES, reason="needs onnxruntime")
+def test_corrupt_cache_entry_is_rebuilt(color_model_open, caplog):
+    spec = resolve_model(str(color_model_open))
+    load_model(spec, backend="onnxruntime")
+    onnx_file = entry_dir(content_key(color_model_open)) / ONNX_FILE
+    onnx_file.write_bytes(onnx_file.read_bytes()[: onnx_file.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="livedet"):
+        model = load_model(spec, backend="onnxruntime")
+    assert any("rebuilding" in r.getMessage() for r in caplog.records)
+    assert model.name == "onnxruntime"
+    frame = np.full((1, 100, 160, 3), 128, np.uint8)
+    frame[0, 10:20, 10:30] = RED
+    assert model.run(frame)["detection_classes"][0, 0] == 1
+
+
+def test_missing_runtime_says_how_to_install(monkeypatch, color_model_b1):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name)
+    )
+    with pytest.raises(ModelError, match=r'pip install "livedet\[fast\]"') as info:
+        load_model(resolve_model(str(color_model_b1)), backend="openvino")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("backend", "approximate", "message"),
+    [("tflite", False, "choose one of auto"), ("onnxruntime", True, "--approximate")],
+)
+def test_bad_backend_choice_is_a_usage_error(backend, approximate, message):
+    with pytest.raises(UsageError, match=message):
+        load_model(resolve_model("demo"), backend=backend, approximate=approximate)
+
+
+def test_bad_backend_flag_exits_2_with_one_line(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "livedet", "--video", str(video), "--backend", "tflite"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--backend 'tflite'" in lines[0], done.stderr
