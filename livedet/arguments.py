@@ -144,7 +144,6 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
     mdl.add_argument(
         "--backend",
-        choices=BACKENDS,
         default="auto",
         metavar="|".join(BACKENDS),
         help="runtime: auto (TensorFlow on a GPU, else the fastest verified CPU runtime), or one "
