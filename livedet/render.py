@@ -93,9 +93,10 @@ def _tag_font_scale(frame_scale: float, box_height: float, thickness: int) -> fl
 def tag_text(
     labels: Mapping[int, str], class_id: int, score: float, track_id: int | None = None
 ) -> str:
-    """``#<track> <label> <score>`` with a track id, ``<label> <score>`` without."""
+    """``#<track> <label> <score>`` with a track id, ``<label> <score>`` without (also for a
+    box the tracker has not confirmed yet, id -1: it has no id to show)."""
     text = f"{label_name(labels, class_id)} {score:.2f}"
-    return text if track_id is None else f"#{track_id} {text}"
+    return text if track_id is None or track_id < 0 else f"#{track_id} {text}"
 
 
 def annotate(
