@@ -297,14 +297,14 @@ class Pipeline:
                 if not self._analyse(item):
                     continue  # an inference that only updated the tracker
                 lane.tick_fps()
+                if lane.analytics is not None:  # lines, zones and trails under the boxes
+                    lane.analytics.draw(item.frame.image)
                 annotate(
                     item.frame.image,
                     item.detections or Detections.empty(),
                     self.labels,
                     status_lines=self._status_for(lane),
                 )
-                if lane.analytics is not None:
-                    lane.analytics.draw(item.frame.image)
                 self.stats.add_stage("render", time.perf_counter() - started)
                 lane.last_rendered = item.frame.image
                 if self.screen is not None:
