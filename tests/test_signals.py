@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import pytest
+from fakes import decoded_count
 from fixture_models import GREEN, make_frames, write_video
 
 # A signalled run must be gone this soon. It needs ~0.1 s on an idle machine; the margin is for
@@ -107,11 +107,6 @@ def outputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 def partial_files(tmp_path: Path) -> list[Path]:
     return sorted(tmp_path.glob(".*livedet-partial*"))
-
-
-def decoded_count(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(video=0))
 
 
 def assert_whole_outputs(tmp_path: Path, reason: str) -> int:
