@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,16 @@ def live_source(camera: Camera, description: str = "fake camera", **kwargs: Any)
     """A LiveSource on a fake camera with fast back-off (tests wait milliseconds, not seconds)."""
     kwargs = {"stall_timeout": 2.0, "backoff_start": 0.01, "backoff_cap": 0.02, **kwargs}
     return LiveSource(camera, description, **kwargs)
+
+
+@dataclass
+class StatusOnlySource:
+    """A source that is never read: a name and a state, for what the screen and the terminal
+    say about a source (grid tiles, status lines)."""
+
+    description: str
+    status: str = "live"
+    live: bool = True
 
 
 # -- files ------------------------------------------------------------------------------------
