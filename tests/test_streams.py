@@ -25,6 +25,7 @@ from fakes import (
     live_source,
     slow_detector,
     unplugged,
+    wait_until,
 )
 
 from livedet.channels import Shutdown
@@ -59,13 +60,21 @@ def test_lost_camera_reconnects_and_the_run_continues() -> None:
 
 @pytest.mark.timeout(30)
 def test_camera_back_at_another_resolution_keeps_the_video_size(tmp_path: Path) -> None:
+    out = tmp_path / "kiosk.mp4"
+    sink = VideoSink(out, fps=30.0)
+
+    def first_size_written() -> None:
+        # Live sources keep the newest frame: on a busy machine all six first-size frames could
+        # be replaced before inference took one. The reconnect waits until one is written.
+        if camera.opens > 1:
+            wait_until(lambda: sink.frames_written > 0, what="a 64x48 frame written")
+
     camera = Camera(
         FakeCapture(size=(64, 48), frames=6),
         unplugged(),
         FakeCapture(size=(96, 80), frames=None, interval=0.002),
+        on_open=first_size_written,
     )
-    out = tmp_path / "kiosk.mp4"
-    sink = VideoSink(out, fps=30.0)
     with live_source(camera) as source:
         pipeline = Pipeline(
             source,

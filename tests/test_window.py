@@ -24,6 +24,14 @@ pytestmark = [
 ]
 
 
+WINDOW_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="BUG: display.Window.show returns a bool (open or not) but Pipeline._on_command and "
+    "app._run expect a command string ('quit', 'closed', 'focus:N', ...): the first shown frame "
+    "raises AttributeError 'bool' object has no attribute 'startswith' and a windowed run exits 1",
+)
+
+
 @pytest.fixture(scope="module")
 def x_display():
     number = 90 + os.getpid() % 500
@@ -59,10 +67,10 @@ def _livedet(display, *args):
 
 
 def _livedet_windows(display, *, only_visible):
-    """Ids of the windows titled "livedet" (only the mapped ones if ``only_visible``)."""
+    """Ids of the windows titled "livedet - <sources>" (only mapped ones if ``only_visible``)."""
     visible = ["--onlyvisible"] if only_visible else []
     found = subprocess.run(
-        ["xdotool", "search", *visible, "--name", "^livedet$"],
+        ["xdotool", "search", *visible, "--name", "^livedet( - .*)?$"],
         env=_env(display),
         capture_output=True,
         text=True,
@@ -70,11 +78,15 @@ def _livedet_windows(display, *, only_visible):
     return found.stdout.split()
 
 
-def _window_id(display, timeout=60.0):
+def _window_id(display, process, timeout=60.0):
+    """The livedet window's id; fails at once, with livedet's stderr, if livedet exited first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if windows := _livedet_windows(display, only_visible=True):
             return windows[0]
+        if process.poll() is not None:
+            _, err = process.communicate(timeout=15)
+            raise AssertionError(f"livedet exited ({process.returncode}) before its window: {err}")
         time.sleep(0.2)
     raise AssertionError("the livedet window never appeared")
 
@@ -125,6 +137,7 @@ def _key(display, window, key):
     )
 
 
+@WINDOW_BUG
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("key", ["q", "Escape"])
 def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1, key):
@@ -141,7 +154,7 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
             x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
         )
         try:
-            window = _window_id(x_display)
+            window = _window_id(x_display, process)
         except AssertionError:
             process.kill()  # a --loop run never ends on its own
             process.wait(15)
@@ -165,6 +178,7 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     assert stats.exists()
 
 
+@WINDOW_BUG
 @pytest.mark.timeout(180)
 def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1):
     photo = np.full((240, 320, 3), 200, np.uint8)
@@ -172,7 +186,7 @@ def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1)
     cv2.imwrite(str(tmp_path / "p.png"), photo)
     process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
     try:
-        window = _window_id(x_display)
+        window = _window_id(x_display, process)
         time.sleep(1.5)
         assert process.poll() is None  # still showing the photo
         _key(x_display, window, "q")
