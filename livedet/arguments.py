@@ -278,7 +278,7 @@ def parse_config(argv: list[str]) -> Config:
     words = argv[1:] if demo else argv
     # Intermixed: inputs may come before and after flags (`livedet a.mp4 --model demo b.mp4`).
     args = vars(build_parser(demo=demo).parse_intermixed_args(words))
-    inputs: list[tuple[str | None, str]] = args.pop("inputs", None) or []
+    inputs = _in_command_line_order(args.pop("inputs", None) or [], words)
     kiosk = args.pop("config")
     for dest in ("input", "camera", "video", "source"):
         args.pop(dest, None)
@@ -301,6 +301,23 @@ def parse_config(argv: list[str]) -> Config:
                 "(rtsp://...); for a file use --video"
             )
     return config
+
+
+def _in_command_line_order(
+    inputs: list[tuple[str | None, str]], words: list[str]
+) -> list[tuple[str | None, str]]:
+    """Sources in the order they were typed (intermixed parsing takes flags before positional
+    inputs; the order numbers the grid's tiles)."""
+    used: set[int] = set()
+
+    def position(value: str) -> int:
+        for index, word in enumerate(words):
+            if index not in used and (word == value or word.endswith("=" + value)):
+                used.add(index)
+                return index
+        return len(words)
+
+    return sorted(inputs, key=lambda entry: position(entry[1]))
 
 
 def _given_flags(words: list[str], demo: bool) -> set[str]:

@@ -223,13 +223,18 @@ class VideoFileSource(RecordedSource):
         self._capture = self._open()
 
     def _warn_if_short(self) -> None:
-        if self.header_frame_count > 0 and self.frames_read < 0.9 * self.header_frame_count:
+        """Warn only when decoding really stopped early: the media time reached falls short of
+        the header's duration. Frame counts are not compared: a header whose fps lies (50 for a
+        25 fps clip) doubles its frame count while the duration stays right (FIELD_NOTES #6)."""
+        reached = self._last_timestamp + 1.0 / self.fps
+        if self.header_duration > 0 and reached < 0.9 * self.header_duration:
             log.warning(
-                "%s: decoded %d frames, but its header claims %d; the file may be truncated or "
-                "corrupt, so the output stops there",
+                "%s: decoded %d frames (%.1f s of the %.1f s its header says); the file may be "
+                "truncated or corrupt, so the output stops there",
                 self.path,
                 self.frames_read,
-                self.header_frame_count,
+                reached,
+                self.header_duration,
             )
 
     def close(self) -> None:

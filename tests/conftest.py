@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: tiny colour-detecting SavedModels and a short lossless video.
+"""Shared pytest fixtures: tiny colour-detecting SavedModels, a short lossless video, and `cli`
+(livedet's command line in this process). Fakes and decode helpers are in fakes.py.
 
 Models are built once per session, and only when a test asks for them (about
 0.2 s each once TensorFlow is imported).  ``fixture_models`` is imported as a
@@ -9,6 +10,9 @@ top-level module: this relies on pytest's default ``prepend`` import mode and
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,6 +69,40 @@ def red_blue_video(tmp_path: Path) -> tuple[Path, list[dict[int, Box]]]:
     frames, expected = make_frames(RED_BLUE_FRAMES, width, height)
     path = write_video(tmp_path / "red_blue.mkv", frames, fps=RED_BLUE_FPS)
     return path, expected
+
+
+@dataclass
+class CliRun:
+    code: int  # the exit status main() returned
+    lines: list[str]  # stderr, one entry per line
+
+    @property
+    def err(self) -> str:
+        return "\n".join(self.lines)
+
+    def error_lines(self) -> list[str]:
+        """The `livedet: error:` lines (and no traceback anywhere)."""
+        assert not any("Traceback" in line for line in self.lines), self.lines
+        return [line for line in self.lines if line.startswith("livedet: error:")]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliRun]]:
+    """Run `livedet.cli.main(argv)` in this process (TensorFlow loads once for the session) and
+    return its exit status and stderr. Restores the logging main() configures for a CLI process."""
+    from livedet.cli import main
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("livedet").level
+
+    def run(*argv: object) -> CliRun:
+        capsys.readouterr()
+        code = main([str(a) for a in argv])
+        return CliRun(code, capsys.readouterr().err.splitlines())
+
+    yield run
+    root.handlers[:], root.level = saved[0], saved[1]
+    logging.getLogger("livedet").setLevel(saved[2])
 
 
 @pytest.fixture(autouse=True)

@@ -323,21 +323,8 @@ def write_video(
     return out
 
 
-def write_png_sequence(directory: str | Path, frames_rgb: Sequence[np.ndarray]) -> str:
-    """Write ``frame_0000.png``, ... and return the ``%04d`` pattern that cv2.VideoCapture opens."""
-    import cv2
-
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames_rgb):
-        target = folder / f"frame_{index:04d}.png"
-        if not cv2.imwrite(str(target), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-            raise RuntimeError(f"cv2.imwrite failed for {target}")
-    return str(folder / "frame_%04d.png")
-
-
 def read_video_rgb(path: str | Path) -> list[np.ndarray]:
-    """Read every frame of a video (or image-sequence pattern) with OpenCV, as RGB."""
+    """Read every frame of a video with OpenCV, as RGB."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))

@@ -7,21 +7,20 @@ executable.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 import pytest
+from conftest import CliRun
+from fakes import decoded_frames, jsonl_frames, sha256
 from fixture_models import (
     PERSON,
     RED,
@@ -31,45 +30,9 @@ from fixture_models import (
     write_video,
 )
 
-from livedet.cli import main
 from livedet.sinks import VideoSink
 
 FRAMES = 24
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures the root logger for a CLI process; undo that after each test."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level, logging.getLogger("livedet").level
-    yield
-    root.handlers[:], root.level = saved[0], saved[1]
-    logging.getLogger("livedet").setLevel(saved[2])
-
-
-@dataclass
-class Cli:
-    code: int
-    lines: list[str]  # stderr, one entry per line
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Cli:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    return Cli(code, capsys.readouterr().err.splitlines())
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def decoded_frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
-
-
-def jsonl_frames(path: Path) -> list[int]:
-    return [json.loads(line)["frame"] for line in path.read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -368,27 +331,23 @@ def test_bad_input_is_exit_2_and_one_line(
     video: Path,
     color_model_b1: Path,
     bad_models: dict[str, Path],
-    capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., CliRun],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     case = Case(tmp_path, video, color_model_b1, bad_models)
     argv = build(case)
-    before = {p: digest(p) for p in [video, *tmp_path.rglob("*")] if p.is_file()}
-    result = run_cli(argv, capsys)
+    before = {p: sha256(p) for p in [video, *tmp_path.rglob("*")] if p.is_file()}
+    result = cli(*argv)
     assert result.code == 2, result.lines
     assert len(result.lines) == 1, result.lines
     assert result.lines[0].startswith("livedet: error: ")
     assert phrase in result.lines[0]
     assert "Traceback" not in result.lines[0]
     # Nothing was created, and nothing that existed was changed.
-    after = {p: digest(p) for p in [video, *tmp_path.rglob("*")] if p.is_file()}
+    after = {p: sha256(p) for p in [video, *tmp_path.rglob("*")] if p.is_file()}
     assert after == before
-
-
-def test_the_bad_input_table_is_large_enough() -> None:
-    assert len(BAD) >= 20
 
 
 # -- accepted with a conversion ---------------------------------------------------------------
@@ -456,13 +415,11 @@ def test_unusual_pixels_are_converted_not_rejected(
     person: bool,
     tmp_path: Path,
     color_model_b1: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., CliRun],
 ) -> None:
     source = write_input(tmp_path)
     out, det = tmp_path / f"out{suffix}", tmp_path / "d.jsonl"
-    result = run_cli(
-        ["--video", source, "--model", color_model_b1, "--out", out, "--detections", det], capsys
-    )
+    result = cli("--video", source, "--model", color_model_b1, "--out", out, "--detections", det)
     assert result.code == 0, result.lines
     assert not any("Traceback" in line for line in result.lines)
     records = [json.loads(line) for line in det.read_text().splitlines()]
@@ -532,31 +489,28 @@ def test_damaged_video_is_processed_as_far_as_it_decodes(
     damage: Callable[[Path], None] | None,
     tmp_path: Path,
     color_model_open: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., CliRun],
 ) -> None:
     source = make(tmp_path / "input")
     if damage is not None:
         damage(source)
     decodable = count_decodable(source)
     assert 0 < decodable <= 60
-    before = digest(source)
+    before = sha256(source)
     out, det, stats = tmp_path / "out.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
-    result = run_cli(
-        [
-            "--video",
-            source,
-            "--model",
-            color_model_open,
-            "--out",
-            out,
-            "--detections",
-            det,
-            "--stats",
-            stats,
-            "--batch-size",
-            "4",
-        ],
-        capsys,
+    result = cli(
+        "--video",
+        source,
+        "--model",
+        color_model_open,
+        "--out",
+        out,
+        "--detections",
+        det,
+        "--stats",
+        stats,
+        "--batch-size",
+        "4",
     )
     assert result.code == 0, result.lines
     assert not any("Traceback" in line for line in result.lines)
@@ -567,7 +521,7 @@ def test_damaged_video_is_processed_as_far_as_it_decodes(
     if damage is truncate:
         warning = [line for line in result.lines if "truncated or corrupt" in line]
         assert len(warning) == 1 and f"decoded {decodable} frames" in warning[0], result.lines
-    assert digest(source) == before  # the input is never modified
+    assert sha256(source) == before  # the input is never modified
 
 
 # -- security ---------------------------------------------------------------------------------
@@ -578,7 +532,7 @@ def test_a_local_model_run_never_opens_the_network(
     tmp_path: Path,
     video: Path,
     color_model_b1: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., CliRun],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     attempts: list[Any] = []
@@ -591,18 +545,15 @@ def test_a_local_model_run_never_opens_the_network(
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: refuse(None, a))  # type: ignore[arg-type]
     det = tmp_path / "d.jsonl"
-    result = run_cli(
-        [
-            "--video",
-            video,
-            "--model",
-            color_model_b1,
-            "--out",
-            tmp_path / "o.mp4",
-            "--detections",
-            det,
-        ],
-        capsys,
+    result = cli(
+        "--video",
+        video,
+        "--model",
+        color_model_b1,
+        "--out",
+        tmp_path / "o.mp4",
+        "--detections",
+        det,
     )
     assert result.code == 0, result.lines
     assert attempts == []

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
+from fakes import jsonl_records
 from fixture_models import BLUE, CAR, DOG, PERSON, RED, YELLOW, make_frames, write_video
 
-from livedet.cli import main
-from livedet.models import DEMO_MODEL_DIR
+from livedet.cli import parse_config
+from livedet.errors import UsageError
+from livedet.models import DEMO_CLIP, DEMO_MODEL_DIR
 from livedet.render import class_colour
 
 
@@ -23,24 +26,11 @@ def _decode(path):
         return stream.codec_context.name, frames, stream
 
 
-def _records(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _run(capsys, *args):
-    code = main([str(a) for a in args])
-    err = capsys.readouterr().err
-    return code, err
-
-
 @pytest.mark.timeout(120)
-def test_video_to_h264_with_pixel_exact_detections(
-    tmp_path, capsys, red_blue_video, color_model_b1
-):
+def test_video_to_h264_with_pixel_exact_detections(tmp_path, cli, red_blue_video, color_model_b1):
     video, expected = red_blue_video
     out, dets, stats = tmp_path / "out.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
-    code, err = _run(
-        capsys,
+    result = cli(
         "--video",
         video,
         "--out",
@@ -52,13 +42,13 @@ def test_video_to_h264_with_pixel_exact_detections(
         "--model",
         color_model_b1,
     )
-    assert code == 0, err
-    assert "Traceback" not in err
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
     codec, frames, stream = _decode(out)
     assert codec == "h264" and len(frames) == len(expected)
     assert frames[0].shape == (200, 320, 3)  # same size as the input
     assert stream.average_rate == Fraction(12)  # from the source, not a hard-coded 30
-    records = _records(dets)
+    records = jsonl_records(dets)
     assert [r["frame"] for r in records] == list(range(len(expected)))
     for record, boxes in zip(records, expected, strict=True):
         got = {d["class_id"]: tuple(d["box"]) for d in record["detections"]}
@@ -83,18 +73,17 @@ def test_video_to_h264_with_pixel_exact_detections(
         "render",
         "encode",
     }
-    assert f"{len(expected)} frames" in err  # the one-line summary
+    assert f"{len(expected)} frames" in result.err  # the one-line summary
 
 
 @pytest.mark.timeout(120)
 def test_open_batch_model_with_batches_gives_the_same_records(
-    tmp_path, capsys, red_blue_video, color_model_open, color_model_b1
+    tmp_path, cli, red_blue_video, color_model_open, color_model_b1
 ):
     video, _ = red_blue_video
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -104,12 +93,11 @@ def test_open_batch_model_with_batches_gives_the_same_records(
             color_model_open,
             "--batch-size",
             5,
-        )[0]
+        ).code
         == 0
     )
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -119,22 +107,21 @@ def test_open_batch_model_with_batches_gives_the_same_records(
             color_model_b1,
             "--batch-size",
             5,
-        )[0]
+        ).code
         == 0
     )
-    assert _records(a) == _records(b)
+    assert jsonl_records(a) == jsonl_records(b)
 
 
 @pytest.mark.timeout(120)
-def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open):
+def test_threshold_classes_max_boxes_and_csv(tmp_path, cli, color_model_open):
     frames, _ = make_frames(4, 240, 160)
     for frame in frames:
         frame[140:150, 10:40] = YELLOW  # a dog at score 0.3
     video = write_video(tmp_path / "in.mkv", frames, fps=5)
     out = tmp_path / "d.jsonl"
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -144,13 +131,12 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
             color_model_open,
             "--threshold",
             0.25,
-        )[0]
+        ).code
         == 0
     )
-    assert {d["class_id"] for d in _records(out)[0]["detections"]} == {PERSON, CAR, DOG}
+    assert {d["class_id"] for d in jsonl_records(out)[0]["detections"]} == {PERSON, CAR, DOG}
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -161,13 +147,12 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
             color_model_open,
             "--classes",
             "car",
-        )[0]
+        ).code
         == 0
     )
-    assert [d["label"] for d in _records(out)[0]["detections"]] == ["car"]
+    assert [d["label"] for d in jsonl_records(out)[0]["detections"]] == ["car"]
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -178,14 +163,13 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
             color_model_open,
             "--max-boxes",
             1,
-        )[0]
+        ).code
         == 0
     )
-    assert [d["label"] for d in _records(out)[0]["detections"]] == ["person"]
+    assert [d["label"] for d in jsonl_records(out)[0]["detections"]] == ["person"]
     csv_path = tmp_path / "d.csv"
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -193,7 +177,7 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
             "--no-display",
             "--model",
             color_model_open,
-        )[0]
+        ).code
         == 0
     )
     lines = csv_path.read_text().splitlines()
@@ -202,29 +186,26 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, capsys, color_model_open)
 
 
 @pytest.mark.timeout(120)
-def test_photo_in_photo_out(tmp_path, capsys, color_model_b1):
+def test_photo_in_photo_out(tmp_path, cli, color_model_b1):
     photo = np.full((300, 500, 3), 200, np.uint8)
     photo[50:150, 300:420] = RED[::-1]  # BGR on disk
     cv2.imwrite(str(tmp_path / "photo.png"), photo)
     out = tmp_path / "boxed.png"
-    code, err = _run(
-        capsys, "--video", tmp_path / "photo.png", "--out", out, "--model", color_model_b1
-    )
-    assert code == 0, err
+    result = cli("--video", tmp_path / "photo.png", "--out", out, "--model", color_model_b1)
+    assert result.code == 0, result.err
     boxed = cv2.imread(str(out))
     assert boxed.shape == photo.shape
     assert tuple(boxed[100, 300]) == class_colour(PERSON)
 
 
 @pytest.mark.timeout(120)
-def test_custom_label_map_and_unknown_ids(tmp_path, capsys, color_model_b1, red_blue_video):
+def test_custom_label_map_and_unknown_ids(tmp_path, cli, color_model_b1, red_blue_video):
     video, _ = red_blue_video
     labels = tmp_path / "labels.txt"
     labels.write_text("1 intruder\n")
     out = tmp_path / "d.jsonl"
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -234,19 +215,18 @@ def test_custom_label_map_and_unknown_ids(tmp_path, capsys, color_model_b1, red_
             labels,
             "--model",
             color_model_b1,
-        )[0]
+        ).code
         == 0
     )
-    assert {d["label"] for d in _records(out)[0]["detections"]} == {"intruder", "class 3"}
+    assert {d["label"] for d in jsonl_records(out)[0]["detections"]} == {"intruder", "class 3"}
 
 
 @pytest.mark.timeout(120)
-def test_loop_and_max_frames(tmp_path, capsys, red_blue_video, color_model_b1):
+def test_loop_and_max_frames(tmp_path, cli, red_blue_video, color_model_b1):
     video, expected = red_blue_video
     out = tmp_path / "d.jsonl"
     assert (
-        _run(
-            capsys,
+        cli(
             "--video",
             video,
             "--detections",
@@ -257,10 +237,10 @@ def test_loop_and_max_frames(tmp_path, capsys, red_blue_video, color_model_b1):
             60,
             "--model",
             color_model_b1,
-        )[0]
+        ).code
         == 0
     )
-    records = _records(out)
+    records = jsonl_records(out)
     assert [r["frame"] for r in records] == list(range(60))
     times = [r["t"] for r in records]
     assert all(b > a for a, b in zip(times, times[1:], strict=False))  # keeps increasing
@@ -270,7 +250,7 @@ def test_loop_and_max_frames(tmp_path, capsys, red_blue_video, color_model_b1):
 
 
 @pytest.mark.timeout(120)
-def test_variable_frame_times_are_kept(tmp_path, capsys, color_model_b1):
+def test_variable_frame_times_are_kept(tmp_path, cli, color_model_b1):
     """The output follows the source's timestamps, not its header rate (FIELD_NOTES #6)."""
     source = tmp_path / "vfr.mkv"
     stamps = [0.0, 0.1, 0.2, 0.6, 0.7, 1.5]
@@ -286,37 +266,34 @@ def test_variable_frame_times_are_kept(tmp_path, capsys, color_model_b1):
         for packet in stream.encode():
             container.mux(packet)
     out = tmp_path / "out.mp4"
-    assert _run(capsys, "--video", source, "--out", out, "--model", color_model_b1)[0] == 0
+    assert cli("--video", source, "--out", out, "--model", color_model_b1).code == 0
     with av.open(str(out)) as container:
         times = [float(f.pts * f.time_base) for f in container.decode(video=0)]
     np.testing.assert_allclose(np.array(times) - times[0], stamps, atol=0.002)
 
 
 @pytest.mark.timeout(120)
-def test_keypoint_model_draws_keypoints(tmp_path, capsys, color_model_kpts):
+def test_keypoint_model_draws_keypoints(tmp_path, cli, color_model_kpts):
     photo = np.full((200, 320, 3), 128, np.uint8)
     photo[20:120, 100:200] = BLUE[::-1]  # a car (BGR on disk)
     photo[130:190, 10:90] = RED[::-1]
     cv2.imwrite(str(tmp_path / "p.png"), photo)
     out = tmp_path / "o.png"
-    assert (
-        _run(capsys, "--video", tmp_path / "p.png", "--out", out, "--model", color_model_kpts)[0]
-        == 0
-    )
+    assert cli("--video", tmp_path / "p.png", "--out", out, "--model", color_model_kpts).code == 0
     boxed = cv2.imread(str(out))
     # keypoint 8 of 17 sits at the centre of the box diagonal: a white dot.
     assert tuple(boxed[70, 150]) == (255, 255, 255)
 
 
 def test_no_display_anywhere_fails_in_one_line(
-    tmp_path, capsys, monkeypatch, red_blue_video, color_model_b1
+    tmp_path, cli, monkeypatch, red_blue_video, color_model_b1
 ):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     video, _ = red_blue_video
-    code, err = _run(capsys, "--video", video, "--model", color_model_b1)
-    assert code == 2
-    assert err.strip().count("\n") == 0 and "no display" in err and "--no-display" in err
+    result = cli("--video", video, "--model", color_model_b1)
+    assert result.code == 2
+    assert len(result.lines) == 1 and "no display" in result.err and "--no-display" in result.err
 
 
 @pytest.mark.timeout(300)
@@ -324,12 +301,52 @@ def test_no_display_anywhere_fails_in_one_line(
     not (DEMO_MODEL_DIR / "saved_model" / "saved_model.pb").exists(),
     reason="bundled demo model not built yet",
 )
-def test_demo_command_runs_offline(tmp_path, capsys, monkeypatch):
+def test_demo_command_runs_offline(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, err = _run(capsys, "demo", "--max-frames", 30, "--detections", "d.jsonl")
-    assert code == 0, err
+    result = cli("demo", "--max-frames", 30, "--detections", "d.jsonl")
+    assert result.code == 0, result.err
     codec, frames, _ = _decode(tmp_path / "demo.mp4")
     assert codec == "h264" and len(frames) == 30
-    records = _records(tmp_path / "d.jsonl")
+    records = jsonl_records(tmp_path / "d.jsonl")
     labels = {d["label"] for r in records for d in r["detections"]}
     assert labels and labels <= {"circle", "square", "triangle"}
+
+
+# -- parsing the command line (no model, milliseconds) -------------------------------------------
+
+
+def test_sources_can_be_mixed_and_repeated_and_keep_their_order():
+    config = parse_config(
+        ["--camera", "0", "a.mp4", "c.jpg", "--video", "b.mkv", "--source", "rtsp://cam2/s"]
+    )
+    assert [s.target for s in config.sources] == ["0", "a.mp4", "c.jpg", "b.mkv", "rtsp://cam2/s"]
+    assert config.sources[4].live and config.sources[2].photo
+
+
+def test_positional_inputs_may_sit_between_flags():
+    config = parse_config(["a.mp4", "--no-display", "b.mp4"])
+    assert [s.target for s in config.sources] == ["a.mp4", "b.mp4"]
+
+
+def test_short_out_flag_and_demo_defaults():
+    assert parse_config(["in.mp4", "-o", "x.mp4"]).out == Path("x.mp4")
+    demo = parse_config(["demo"])
+    assert demo.model == "demo" and demo.sources[0].target == str(DEMO_CLIP)
+    assert demo.out == Path("demo.mp4") and demo.overwrite  # records by default ...
+    looping = parse_config(["demo", "--loop"])
+    assert looping.out is None  # ... but a looping demo is for the screen
+
+
+@pytest.mark.parametrize(
+    ("argv", "phrase"),
+    [
+        (["--vidoe", "a.mp4"], "did you mean --video?"),
+        (["a.mp4", "--treshold", "0.3"], "did you mean --threshold?"),
+        (["--camera", "webcam"], "--camera 'webcam': expected a camera index"),
+        (["a.mp4", "--overlay", "loud"], "invalid choice"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_usage_errors(argv, phrase):
+    with pytest.raises(UsageError) as error:
+        parse_config(argv)
+    assert phrase in str(error.value) and "\n" not in str(error.value)

@@ -17,13 +17,10 @@ from fixture_models import (
     PERSON,
     RED,
     YELLOW,
-    build_color_model,
     build_no_signature_model,
     build_wrong_signature_model,
     make_frames,
     read_video_rgb,
-    write_png_sequence,
-    write_video,
 )
 
 tf = pytest.importorskip("tensorflow")
@@ -337,55 +334,7 @@ def test_red_blue_video_round_trip_is_exact(
         capture.release()
 
 
-@pytest.mark.timeout(60)
-def test_pyav_reads_the_lossless_video_exactly(
-    red_blue_video: tuple[Path, list[dict[int, tuple]]],
-) -> None:
-    av = pytest.importorskip("av")
-    path, expected = red_blue_video
-    frames, _ = make_frames(len(expected), 320, 200)
-    with av.open(str(path)) as container:
-        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    assert len(decoded) == len(frames)
-    for original, frame in zip(frames, decoded, strict=True):
-        np.testing.assert_array_equal(frame, original)
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("suffix", [".avi", ".mkv"])
-def test_ffv1_is_lossless_on_noise(tmp_path: Path, suffix: str) -> None:
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (50, 70, 3), dtype=np.uint8) for _ in range(3)]
-    decoded = read_video_rgb(write_video(tmp_path / f"noise{suffix}", frames, fps=10))
-    assert len(decoded) == 3
-    for original, frame in zip(frames, decoded, strict=True):
-        np.testing.assert_array_equal(frame, original)
-
-
-@pytest.mark.timeout(60)
-def test_mp4v_is_lossy_so_not_the_default(tmp_path: Path) -> None:
-    frames, _ = make_frames(3, 320, 200)
-    decoded = read_video_rgb(write_video(tmp_path / "lossy.mp4", frames, fps=10, fourcc="mp4v"))
-    assert len(decoded) == 3
-    assert any(not np.array_equal(a, b) for a, b in zip(frames, decoded, strict=True))
-
-
-def test_png_sequence_round_trip(tmp_path: Path) -> None:
-    frames, _ = make_frames(3, 64, 40)
-    pattern = write_png_sequence(tmp_path / "seq", frames)
-    decoded = read_video_rgb(pattern)
-    assert len(decoded) == 3
-    for original, frame in zip(frames, decoded, strict=True):
-        np.testing.assert_array_equal(frame, original)
-
-
 @pytest.mark.parametrize("n,width,height", [(0, 320, 200), (3, 10, 200), (3, 320, 19)])
 def test_make_frames_rejects_bad_sizes(n: int, width: int, height: int) -> None:
     with pytest.raises(ValueError, match="at least 20x20"):
         make_frames(n, width, height)
-
-
-def test_build_color_model_returns_path(tmp_path: Path) -> None:
-    path = build_color_model(tmp_path / "m", open_batch=True)
-    assert path == tmp_path / "m"
-    assert (path / "saved_model.pb").is_file()

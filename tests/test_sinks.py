@@ -1,14 +1,21 @@
+"""Outputs (livedet.sinks): H.264 files with real timestamps, atomic replacement, detections logs,
+output-path checks, and a disk that fills up mid-run."""
+
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import time
 
 import av
 import numpy as np
 import pytest
+from fakes import LABELS, EndlessFile, decoded_frame_sizes, detect_one_person
 
 from livedet.atomic import check_output_path, temporary_path
-from livedet.errors import SinkError
+from livedet.errors import RuntimeFailure, SinkError
+from livedet.pipeline import Pipeline
 from livedet.records import DetectionsLog
 from livedet.sinks import ImageSink, VideoSink
 
@@ -188,3 +195,30 @@ def test_smaller_quality_makes_smaller_files(tmp_path):
 def test_unknown_quality_is_refused(tmp_path):
     with pytest.raises(SinkError, match="use one of fast, balanced, small"):
         VideoSink(tmp_path / "out.mp4", fps=25, quality="best")
+
+
+@pytest.mark.timeout(30)
+def test_video_sink_disk_full_is_one_actionable_line(tmp_path, monkeypatch):
+    sink = VideoSink(tmp_path / "out.mp4", fps=25.0)
+    real_encode = VideoSink._encode_av
+
+    def encode_until_full(self, image, timestamp):
+        if self.frames_written >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_encode(self, image, timestamp)
+
+    monkeypatch.setattr(VideoSink, "_encode_av", encode_until_full)
+    pipeline = Pipeline(EndlessFile(), detect_one_person, LABELS, video_out=sink)
+    started = time.perf_counter()
+    try:
+        with pytest.raises(RuntimeFailure) as failure:
+            pipeline.run()
+    finally:
+        sink.close()
+    assert time.perf_counter() - started < 2
+    assert str(failure.value) == (
+        f"cannot write {tmp_path / 'out.mp4'}: No space left on device; "
+        "free disk space or choose another --out"
+    )
+    # What was written before the disk filled up is a playable file.
+    assert len(decoded_frame_sizes(tmp_path / "out.mp4")) == 5

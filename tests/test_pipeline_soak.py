@@ -1,4 +1,4 @@
-"""Long runs must not leak: threads, memory and file descriptors stay flat.
+"""Pipeline soak: long runs must not leak; threads, memory and file descriptors stay flat.
 
 The slow soak pushes 20,000 frames through the pipeline (run with `pytest -m slow`); a 2,000-frame
 version runs by default so CI exercises the same checks.

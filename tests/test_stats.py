@@ -1,0 +1,90 @@
+"""livedet.stats.RunStats: the summary line users read, --stats figures, bounded memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from livedet.stats import RunStats
+
+
+def finished(frames: int, *, live: bool = False, seconds: float = 2.0) -> RunStats:
+    stats = RunStats()
+    stats.live = live
+    for _ in range(frames):
+        stats.count_in()
+        stats.count_out()
+        stats.add_stage("decode", 0.002)
+        stats.add_stage("inference", 0.010)
+        stats.add_stage("encode", 0.004)
+        stats.add_latency(0.120)
+    stats.finished = stats.started + seconds
+    return stats
+
+
+@pytest.mark.parametrize(
+    ("frames", "text"), [(1, "1 frame in"), (2, "2 frames in"), (0, "0 frames")]
+)
+def test_frame_counts_read_as_english(frames: int, text: str) -> None:
+    assert finished(frames).summary_line().startswith(text)
+
+
+def test_outages_read_as_english() -> None:
+    stats = finished(10, live=True)
+    stats.outages, stats.reconnects, stats.outage_seconds = 1, 1, 2.5
+    assert "1 outage (2.5 s), 1 reconnect" in stats.summary_line()
+    stats.outages, stats.reconnects = 2, 0
+    assert "2 outages (2.5 s), 0 reconnects" in stats.summary_line()
+    assert "outage" not in finished(10, live=True).summary_line()
+
+
+def test_a_file_run_shows_ms_per_frame_not_latency() -> None:
+    line = finished(50).summary_line()
+    assert line.startswith("50 frames in 2.0 s (25.0 fps)")
+    assert "ms/frame: decode 2.0, inference 10.0, encode 4.0" in line
+    assert "latency" not in line
+
+
+def test_a_live_run_shows_latency() -> None:
+    stats = finished(50, live=True)
+    for _ in range(5):
+        stats.add_latency(0.500)
+    line = stats.summary_line()
+    assert "latency p50 120 ms, p95 500 ms" in line
+    assert "ms/frame" not in line
+
+
+def test_drops_and_the_exit_reason_are_said_and_repr_is_the_summary() -> None:
+    stats = finished(3, live=True)
+    stats.count_dropped(7)
+    stats.exit_reason = "Ctrl-C"
+    assert stats.summary_line().endswith("; 7 dropped; ended: Ctrl-C")
+    assert repr(stats) == f"RunStats({stats.summary_line()}; exit: Ctrl-C)"
+    stats.exit_reason = "completed"
+    assert "ended" not in stats.summary_line()
+
+
+def test_as_dict_has_per_source_figures_when_several_run() -> None:
+    run, door, yard = finished(5), finished(3), finished(2)
+    assert "sources" not in run.as_dict()
+    run.sources = {"door": door, "yard": yard}
+    figures = run.as_dict()
+    assert set(figures["sources"]) == {"door", "yard"}
+    assert figures["sources"]["door"]["frames_out"] == 3
+    assert figures["sources"]["yard"]["frames_out"] == 2
+    assert figures["frames_out"] == 5
+
+
+def test_batches_count_each_frame_and_the_last_inference_is_per_frame() -> None:
+    stats = RunStats()
+    stats.add_stage("inference", 0.040, frames=4)
+    assert stats.stage_ms("inference") == pytest.approx(10.0)
+    assert stats.last_inference_ms == pytest.approx(10.0)
+    assert stats.stage_ms("render") == 0.0  # never ran: 0, not a division by zero
+
+
+def test_latency_memory_is_bounded() -> None:
+    stats = RunStats(latency_window=100)
+    for i in range(10_000):
+        stats.add_latency(1.0 if i < 9_900 else 0.001)
+    assert stats.latency_ms(100) == pytest.approx(1.0)  # only the newest 100 are kept
+    assert RunStats().latency_ms(50) is None
