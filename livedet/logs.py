@@ -13,12 +13,15 @@ import sys
 _quiet_libraries = False
 
 
-def configure_logging(*, verbose: bool = False, debug: bool = False) -> None:
+def configure_logging(
+    *, verbose: bool = False, debug: bool = False, prefix: str = "livedet"
+) -> None:
+    """Root handler on stderr with `prefix: message` lines (the CLI, livedet batch)."""
     if not debug:
         quiet_libraries()
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("livedet: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if debug else logging.WARNING)

@@ -56,6 +56,7 @@ COCO_SKELETON = (
     (14, 16),
 )
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+PANEL_DARKEN = 0.4  # the status panel keeps 40 % of the brightness under it
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -236,7 +237,7 @@ def draw_status(
 
     left, top = min(corners, key=covered)  # min keeps the first (top-left) on ties
     panel = frame[top : top + panel_h, left : left + panel_w]
-    panel[:] = (panel * 0.4).astype(np.uint8)  # darken in place: readable on any background
+    panel[:] = (panel * PANEL_DARKEN).astype(np.uint8)  # darken: readable on any background
     for row, line in enumerate(lines):
         baseline_y = top + line_h * (row + 1)
         cv2.putText(

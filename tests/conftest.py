@@ -109,3 +109,16 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliRun]]:
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Conversions and downloads go to a per-session temporary cache, never ~/.cache/livedet."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLIs configure logging for a process (handlers on stderr); a test that runs one
+    in-process must not leave a handler on a captured stream that pytest closes afterwards."""
+    root, package = logging.getLogger(), logging.getLogger("livedet")
+    saved = root.handlers[:], root.level, package.handlers[:], package.level, package.propagate
+    yield
+    root.handlers[:], package.handlers[:] = saved[0], saved[2]
+    root.setLevel(saved[1])
+    package.setLevel(saved[3])
+    package.propagate = saved[4]

@@ -59,9 +59,9 @@ BAD: list[tuple[str, Callable[[Path], dict[str, Any]], str, str]] = [
         "drop --no-display",
     ),
     (
-        "one --out for several sources",
-        lambda t: {"sources": several("a.mp4", "b.mp4"), "out": t / "o.mp4"},
-        "--out/--detections",
+        "one --detections for several sources",
+        lambda t: {"sources": several("a.mp4", "b.mp4"), "detections": t / "d.jsonl"},
+        "--detections",
         "--out-dir DIR",
     ),
     (

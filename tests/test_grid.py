@@ -9,11 +9,11 @@ from fakes import StatusOnlySource
 
 from livedet.grid import TILE_WIDTH, compose_screen, grid, grid_shape
 from livedet.pipeline import Lane
-from livedet.render import draw_status
+from livedet.render import PANEL_DARKEN, draw_status
 
 TILE_HEIGHT = TILE_WIDTH * 9 // 16
 GREY = 128
-PANEL = int(GREY * 0.35)  # the caption panel darkens the picture under it
+PANEL = int(GREY * PANEL_DARKEN)  # the caption panel darkens the picture under it
 
 
 def lane(name: str, status: str = "live", *, live: bool = True, picture: bool = True) -> Lane:

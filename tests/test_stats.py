@@ -59,7 +59,7 @@ def test_drops_and_the_exit_reason_are_said_and_repr_is_the_summary() -> None:
     stats.exit_reason = "Ctrl-C"
     assert stats.summary_line().endswith("; 7 dropped; ended: Ctrl-C")
     assert repr(stats) == f"RunStats({stats.summary_line()}; exit: Ctrl-C)"
-    stats.exit_reason = "completed"
+    stats.exit_reason = "running"  # still running: no reason to give yet
     assert "ended" not in stats.summary_line()
 
 

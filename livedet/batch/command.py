@@ -17,7 +17,7 @@ from livedet.batch.local import LocalRunner, default_workers
 from livedet.batch.progress import BatchProgress, summary_table
 from livedet.batch.work import BatchSettings
 from livedet.errors import LivedetError, UsageError, one_line
-from livedet.logs import quiet_libraries
+from livedet.logs import configure_logging
 from livedet.models import resolve_model
 
 log = logging.getLogger("livedet")
@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        _configure_logging(verbose=args.verbose, debug=args.debug)
+        configure_logging(verbose=args.verbose, debug=args.debug, prefix="livedet batch")
         if not 0.0 <= args.threshold <= 1.0:
             raise UsageError(f"--threshold {args.threshold}: must be between 0 and 1")
         resolve_model(args.model)  # a typo in --model fails now, not in every worker
@@ -167,13 +167,3 @@ def main(argv: list[str]) -> int:
     print(summary_table(outcome.results))
     print(f"livedet batch: manifest {outcome.manifest}", file=sys.stderr)
     return 1 if outcome.failed else 0
-
-
-def _configure_logging(*, verbose: bool, debug: bool) -> None:
-    quiet_libraries()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("livedet batch: %(message)s"))
-    logger = logging.getLogger("livedet")
-    logger.handlers[:] = [handler]
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
