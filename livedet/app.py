@@ -21,9 +21,10 @@ from livedet.config import Config, SourceSettings
 from livedet.detector import Detector, Selection
 from livedet.display import check_display_available
 from livedet.errors import RuntimeFailure, UsageError, one_line
+from livedet.grid import GRID_FPS, GridRecorder
 from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, load_model, resolve_model
-from livedet.pipeline import GRID_FPS, Lane, Pipeline, PipelineOptions, load_interruptibly
+from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
 from livedet.records import DetectionsLog, EventsLog
 from livedet.remote import Remote, fan_out
@@ -109,9 +110,9 @@ def _run(
         pipeline = build_pipeline(config, model, lanes, labels, shutdown, stats, window=window)
         pipeline.on_rendered = remote.on_rendered
         if len(lanes) > 1 and config.out is not None:
-            grid_out = VideoSink(config.out, fps=GRID_FPS, quality=config.video_quality)
-            resources.callback(grid_out.close)
-            pipeline.grid_out = grid_out
+            grid_video = VideoSink(config.out, fps=GRID_FPS, quality=config.video_quality)
+            resources.callback(grid_video.close)
+            pipeline.grid_out = GridRecorder(grid_video)
         pipeline.services = remote.services
         printer = progress_printer(pipeline.lanes) if progress else None
 

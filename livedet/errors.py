@@ -59,3 +59,15 @@ def one_line(text: str, limit: int = 300) -> str:
         cause = next((line for line in reversed(lines[1:]) if not line[0].isspace()), "")
         gist = f"{gist} {cause.strip()}".strip()
     return gist[:limit]
+
+
+def stage_failure(error: BaseException, stage: str) -> BaseException:
+    """Name the failing pipeline stage in one line, keeping the original as the cause (for
+    --debug). LivedetErrors already read well; KeyboardInterrupt/SystemExit pass through."""
+    if isinstance(error, LivedetError) or not isinstance(error, Exception):
+        return error
+    detail = one_line(str(error))
+    message = f"{stage} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
+    wrapped = RuntimeFailure(message)
+    wrapped.__cause__ = error
+    return wrapped

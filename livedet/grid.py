@@ -6,6 +6,7 @@ Pure functions of the lanes' newest pictures and states, called on the main thre
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import numpy as np
 from livedet.render import draw_status
 
 if TYPE_CHECKING:
-    from livedet.pipeline import Lane
+    from livedet.lanes import Lane, VideoOutput
 
 TILE_WIDTH = 640  # a grid tile's width; the window scales the whole grid to the screen
 CAPTION_COLOUR = (255, 255, 255)
@@ -75,3 +76,26 @@ def _letterbox_into(tile: np.ndarray, image: np.ndarray) -> None:
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
     top, left = (height - new_h) // 2, (width - new_w) // 2
     tile[top : top + new_h, left : left + new_w] = resized
+
+
+GRID_FPS = 15.0  # frames a second of a recorded grid (--out with several sources)
+
+
+class GridRecorder:
+    """--out with several sources: the grid as the window shows it, written after a frame of any
+    source at most GRID_FPS times a second of wall time (each source's own video is --out-dir's
+    job). Called from the pipeline's writer thread."""
+
+    def __init__(self, video_out: VideoOutput) -> None:
+        self.video_out = video_out
+        self._started: float | None = None
+        self._next = 0.0
+
+    def frame_written(self, lanes: Sequence[Lane]) -> None:
+        now = time.perf_counter()
+        if self._started is None:
+            self._started = now
+        if now < self._next:
+            return
+        self._next = now + 1 / GRID_FPS
+        self.video_out.write(grid(lanes), now - self._started)

@@ -27,7 +27,8 @@ from livedet import channels
 from livedet.batching import RoundRobinBatcher
 from livedet.channels import END, POLL, Channel, Shutdown
 from livedet.detections import Detections
-from livedet.errors import LivedetError, RuntimeFailure, one_line
+from livedet.errors import RuntimeFailure, stage_failure
+from livedet.grid import GridRecorder
 from livedet.lanes import DetectionsOutput, Lane, VideoOutput
 from livedet.render import annotate, status_lines
 from livedet.screen import ScreenControl, Window
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _JOIN_BUDGET = 1.5  # seconds the main thread waits for workers after an abort
-GRID_FPS = 15.0  # frames a second of a recorded grid (--out with several sources)
 
 # predict(frames) -> (detections per frame, {"preprocess": s, "inference": s}); either key may be
 # missing: the pipeline counts the rest of the call as inference.
@@ -94,7 +94,7 @@ class Pipeline:
         on_progress: Callable[[RunStats], None] | None = None,
         on_rendered: Callable[[Lane, np.ndarray, float], None] | None = None,
         services: Sequence[Service] = (),
-        grid_out: VideoOutput | None = None,
+        grid_out: GridRecorder | None = None,
     ) -> None:
         if isinstance(source, Sequence):
             self.lanes = list(source)
@@ -110,8 +110,6 @@ class Pipeline:
         self.on_rendered = on_rendered  # e.g. the web view; called on the renderer thread
         self.services = list(services)  # e.g. the web server: run for as long as the pipeline
         self.grid_out = grid_out  # several sources, one recording of the grid
-        self._grid_started = 0.0
-        self._grid_next: float | None = None
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self.tally = Tally(self.stats, self.lanes)
@@ -226,7 +224,9 @@ class Pipeline:
             except BaseException as e:  # kept for the main thread, never swallowed
                 with self._error_lock:
                     if self._error is None:
-                        self._error = _wrap(e)
+                        self._error = stage_failure(
+                            e, threading.current_thread().name.removeprefix("livedet-")
+                        )
                 self.shutdown.abort()
 
         return run
@@ -353,26 +353,12 @@ class Pipeline:
             if self.screen is None:
                 self.tally.latency(lane, time.perf_counter() - frame.captured_at)
             self.tally.frame_out(lane)
-            self._record_grid()
+            if self.grid_out is not None:
+                self.grid_out.frame_written(self.lanes)
             if limit is not None and lane.stats.frames_out >= limit and lane.source.live:
                 lane.done.set()  # live: --max-frames counts frames written, not frames read
                 if all(other.done.is_set() for other in self.lanes):
                     self.shutdown.stop(channels.MAX_FRAMES)
-
-    def _record_grid(self) -> None:
-        """--out with several sources: the grid as the window shows it, at most GRID_FPS frames
-        a second of wall time (each source's own video is --out-dir's job)."""
-        if self.grid_out is None:
-            return
-        now = time.perf_counter()
-        if self._grid_next is None:
-            self._grid_started = self._grid_next = now
-        if now < self._grid_next:
-            return
-        from livedet.grid import grid
-
-        self._grid_next = now + 1 / GRID_FPS
-        self.grid_out.write(grid(self.lanes), now - self._grid_started)
 
     # -- overlay ------------------------------------------------------------------------------
 
@@ -416,17 +402,3 @@ def load_interruptibly(load: Callable[[], T], shutdown: Shutdown) -> T | None:
         raise result["error"]
     value: T = result["value"]
     return value
-
-
-def _wrap(error: BaseException) -> BaseException:
-    """Name the failing stage in one line, keeping the original as the cause (for --debug).
-
-    LivedetErrors already read well; KeyboardInterrupt/SystemExit pass through unchanged."""
-    if isinstance(error, LivedetError) or not isinstance(error, Exception):
-        return error
-    thread = threading.current_thread().name.removeprefix("livedet-")
-    detail = one_line(str(error))
-    message = f"{thread} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
-    wrapped = RuntimeFailure(message)
-    wrapped.__cause__ = error
-    return wrapped
