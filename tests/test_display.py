@@ -197,9 +197,18 @@ def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1)
     photo = np.full((240, 320, 3), 200, np.uint8)
     photo[40:100, 50:150] = (0, 0, 255)  # red in BGR
     cv2.imwrite(str(tmp_path / "p.png"), photo)
-    process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
+    # A launch whose Qt window never reaches the bare X server (see the test above) is retried.
+    for attempt in range(3):
+        process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
+        try:
+            window = _window_id(x_display, timeout=30.0)
+            break
+        except AssertionError:
+            process.kill()
+            process.wait(15)
+            _wait_until_gone(x_display)
+            assert attempt < 2, "the photo window never appeared in 3 launches"
     try:
-        window = _window_id(x_display)
         time.sleep(1.5)
         assert process.poll() is None  # still showing the photo
         _key(x_display, window, "q")
@@ -266,7 +275,7 @@ def _geometry(display, window):
     return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
 
 
-def _wait_for(condition, timeout=10.0):
+def _wait_for(condition, timeout=30.0):  # generous: Qt settles slowly on a loaded machine
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -312,9 +321,13 @@ def test_fullscreen_without_window_manager_fills_the_screen_with_black_bars(x_di
 def test_window_larger_than_the_screen_is_fitted_to_it(x_display):
     process = _driver(x_display, 1352, 900)
     window = _probe_window(x_display)
-    assert _wait_for(lambda: _geometry(x_display, window)[2] > 400)  # sized to the picture
+
+    def fitted():  # sized to the picture, and inside the screen (Qt may pass through other sizes)
+        x, y, width, height = _geometry(x_display, window)
+        return width > 400 and x + width <= 1280 and y + height <= 800
+
+    assert _wait_for(fitted), _geometry(x_display, window)
     x, y, width, height = _geometry(x_display, window)
-    assert width <= 1280 and height <= 800 and x + width <= 1280 and y + height <= 800
     assert abs(width / height - 1352 / 900) < 0.02
     _key(x_display, window, "Escape")
     _finish(process)
