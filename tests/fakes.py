@@ -121,6 +121,9 @@ class StatusOnlySource:
     description: str
     status: str = "live"
     live: bool = True
+    outages: int = 0
+    reconnects: int = 0
+    outage_seconds: float = 0.0
 
 
 # -- files ------------------------------------------------------------------------------------
