@@ -184,3 +184,31 @@ def test_missing_paho_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)
     with pytest.raises(UsageError, match=r"pip install 'livedet\[mqtt\]'"):
         MqttPublisher("mqtt://127.0.0.1:1/kiosk")
+
+
+@pytest.mark.timeout(180)
+def test_a_tracking_run_publishes_its_events_and_stats(broker: Broker, tmp_path: Path) -> None:
+    """Through the real command line: the bundled demo clip, a counting line, --mqtt."""
+    subscriber = Subscriber(broker.port, "shop/#")
+    wait_for(subscriber.subscribed.is_set, 10, "the subscriber")
+    events_file = tmp_path / "events.jsonl"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "livedet", "demo", "--no-display", "--max-frames", "150",
+             "--track", "--line", "0.5,0,0.5,1:middle", "--events", str(events_file),
+             "--mqtt", f"mqtt://127.0.0.1:{broker.port}/shop", "--out", str(tmp_path / "o.mp4")],
+            capture_output=True, text=True, timeout=150,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        written = [json.loads(line) for line in events_file.read_text().splitlines()]
+        assert written, "the demo clip has shapes crossing the middle line"
+        wait_for(
+            lambda: len(subscriber.messages.get("shop/events", [])) >= len(written),
+            15,
+            "the events on the broker",
+        )
+        published = [json.loads(p) for p in subscriber.messages["shop/events"]]
+        assert published[: len(written)] == written  # the same events, in the same order
+        assert "sources" in json.loads(subscriber.messages["shop/stats"][-1])
+    finally:
+        subscriber.close()
