@@ -60,8 +60,8 @@ def test_fixtures_convert_and_verify_on_every_runtime(request, fixture):
         assert prepared.record["runtimes"][name]["verified"], prepared.record["runtimes"][name]
         model = load_model(spec, backend=name)
         assert model.name == name
-        # OpenVINO takes any batch (one request per frame, two in flight) whatever the model's.
-        assert model.open_batch is (fixture == "color_model_open" or name == "openvino")
+        # On the CPU both take any batch (frame by frame, two in flight) whatever the model's.
+        assert model.open_batch
         assert model.has_keypoints is (fixture == "color_model_kpts")
 
 
