@@ -364,3 +364,44 @@ def build_unconvertible_model(path: str | Path) -> Path:
     out = Path(path)
     tf.saved_model.save(module, str(out), signatures={"serving_default": serve})
     return out
+
+
+def build_keras_model(path: str | Path) -> Path:
+    """The batch-1 colour model, with a small Keras 3 network inside, saved the way the bench's
+    ResNet50 stand-in is (a tf.Module holding the Keras model; tf.saved_model.save with a
+    serving_default signature), so the restored signature captures the network's variables and a
+    constant tensor (the score profile). Boxes and classes are the colour model's; each score is
+    scaled by 0.99 to 1.0 from the network's output, so the network's result is in every output
+    that verification compares and its scores are not tied."""
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    inputs = keras.Input((None, None, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2D(1, 1)(x)
+    network = keras.Model(inputs, layers.GlobalAveragePooling2D()(x))
+    factor = tf.constant([1.0, 0.999, 0.998] + [1.0] * (MAX_DETECTIONS - 3), tf.float32)
+    spec = tf.TensorSpec(shape=(1, None, None, 3), dtype=tf.uint8, name="input_tensor")
+
+    class KerasDetector(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        @tf.function(input_signature=[spec])
+        def serve(self, input_tensor):  # type: ignore[no-untyped-def]
+            outputs = _detect(
+                input_tensor, keypoints=False, extra_outputs=False, fail_on_green=False
+            )
+            feature = self.network(tf.cast(input_tensor, tf.float32) / 255.0, training=False)
+            scale = factor[None, :] * (0.99 + 0.01 * tf.sigmoid(feature))
+            outputs["detection_scores"] = outputs["detection_scores"] * scale
+            return outputs
+
+    module = KerasDetector()
+    out = Path(path)
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve})
+    return out

@@ -23,49 +23,62 @@ def convert_signature(signature: Any, output: Path) -> None:
     """Write the serving_default ConcreteFunction `signature` as an ONNX file at `output`.
 
     The input keeps its uint8 dtype and its open (or fixed-1) batch dimension; height and width
-    stay symbolic, so one file serves every frame size."""
+    stay symbolic, so one file serves every frame size. Inputs and outputs get the signature's
+    names (input_tensor, detection_boxes, ...)."""
     try:
         import tf2onnx
     except ImportError as e:
         raise ConversionError(f"tf2onnx is not installed ({e})") from e
 
-    class _Concrete:  # from_function wants a tf.function; a signature is already concrete
-        def get_concrete_function(self, *_: Any) -> Any:
-            return signature
-
-    specs = [s for s in signature.structured_input_signature[1].values()]
     try:
-        model_proto, _ = tf2onnx.convert.from_function(
-            _Concrete(),
-            input_signature=specs,
+        graph_def, inputs, outputs = freeze_signature(signature)
+        model_proto, _ = tf2onnx.convert.from_graph_def(
+            graph_def,
+            name="livedet",
+            input_names=list(inputs),
+            output_names=list(outputs),
             opset=OPSET,
             custom_op_handlers={"ScaleAndTranslate": (_scale_and_translate, [])},
+            tensors_to_rename={**inputs, **outputs},
         )
     except Exception as e:  # tf2onnx raises anything from ValueError to KeyError
         raise ConversionError(f"tf2onnx failed: {type(e).__name__}: {e}") from e
     unconverted = sorted(_unknown_ops(model_proto.graph))
     if unconverted:
         raise ConversionError(f"ops tf2onnx left unconverted: {', '.join(unconverted)}")
-    _name_outputs(model_proto.graph, signature)
+    extra = [i.name for i in model_proto.graph.input if i.name not in inputs.values()]
+    if extra:  # a capture left as an input: every runtime would refuse to run without it
+        raise ConversionError(f"the converted model wants extra inputs: {', '.join(extra)}")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(model_proto.SerializeToString())
 
 
-def _name_outputs(graph: Any, signature: Any) -> None:
-    """Give the ONNX outputs the signature's names (detection_boxes, ...): tf2onnx keeps the
-    graph's tensor names (Identity:0, ...) for signature functions."""
-    import tensorflow as tf
+def freeze_signature(signature: Any) -> tuple[Any, dict[str, str], dict[str, str]]:
+    """The signature as a GraphDef with every capture a constant, plus {tensor name: signature
+    name} for its inputs and outputs.
 
+    Freezing here, as the tf2onnx command line does, and not in tf2onnx.convert.from_function:
+    the latter drops captured tensors that are not variables (a Keras 3 SavedModel's constants,
+    restored as captures) and leaves them as extra graph inputs, which ONNX Runtime refuses
+    ("Required inputs ['unknown_343:0'] are missing") and OpenVINO fills with garbage."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    frozen = convert_variables_to_constants_v2(
+        signature, lower_control_flow=False, aggressive_inlining=True
+    )
+    captured = {id(t) for t in frozen.graph.internal_captures}
+    placeholders = [t for t in frozen.inputs if id(t) not in captured]
+    # The flattened structured input is one tensor; its name in the signature is the kwarg.
+    (input_name,) = signature.structured_input_signature[1]
+    inputs = {placeholders[0].name: input_name}
     # A restored signature's outputs are its structured outputs flattened (keys sorted).
-    structured = signature.structured_outputs
-    keys = sorted(structured)  # detection signatures: a flat dict of single tensors
-    tensors = [t.name for t in signature.outputs if t.dtype != tf.resource]
-    renames = dict(zip(tensors, keys, strict=True))
-    for node in graph.node:
-        node.output[:] = [renames.get(n, n) for n in node.output]
-        node.input[:] = [renames.get(n, n) for n in node.input]
-    for value in [*graph.output, *graph.initializer]:  # a constant output is an initializer
-        value.name = renames.get(value.name, value.name)
+    keys = sorted(signature.structured_outputs)  # detection signatures: a flat dict of tensors
+    tensors = [t.name for t in frozen.outputs if t.dtype != tf.resource]
+    outputs = dict(zip(tensors, keys, strict=True))
+    return frozen.graph.as_graph_def(add_shapes=True), inputs, outputs
 
 
 def _unknown_ops(graph: Any) -> set[str]:

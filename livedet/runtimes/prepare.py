@@ -8,7 +8,6 @@ that cannot be converted costs that time once, not on every start.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +86,7 @@ def prepare(
 
 def _convert(spec: ModelSpec, tensorflow: Any, folder: Path) -> dict[str, Any]:
     from livedet.runtimes.convert import ConversionError, convert_signature
-    from livedet.runtimes.verify import batches, reference_frames, save_reference
+    from livedet.runtimes.verify import batches, ms_per_frame, reference_frames, save_reference
 
     folder.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {
@@ -99,10 +98,8 @@ def _convert(spec: ModelSpec, tensorflow: Any, folder: Path) -> dict[str, Any]:
     inputs = batches(reference_frames())
     try:
         outputs = [tensorflow.run(batch) for batch in inputs]
-        started = time.perf_counter()  # after the pass above warmed it up, as verify() times
-        tensorflow.run(inputs[-1])
-        ms = 1000 * (time.perf_counter() - started) / len(inputs[-1])
-        record["tensorflow_ms_per_frame"] = round(ms, 2)
+        # After the pass above warmed it up, timed as verify() times the runtimes.
+        record["tensorflow_ms_per_frame"] = ms_per_frame(tensorflow.run, inputs[-1])
         convert_signature(tensorflow.signature, folder / ONNX_FILE)
     except ConversionError as e:
         record.update(converted=False, reason=f"conversion failed: {one_line(str(e), 200)}")
