@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
-import queue
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,6 +37,9 @@ class _Worker:
     name: str
     process: Any  # multiprocessing.Process (spawn context)
     inbox: Any
+    # The worker's own pipe back to the driver: a worker killed in the middle of a message can
+    # only break its own pipe (a queue shared by all workers would stay locked for the rest).
+    receiver: Any
     job: Job | None = None
     pid: int = 0
     ready: bool = False
@@ -52,7 +55,6 @@ class LocalRunner:
 
     def run(self, jobs: list[Job], on_event: EventHandler) -> list[FileResult]:
         context = multiprocessing.get_context("spawn")
-        outbox = context.Queue()
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         todo: deque[Job] = deque(jobs)
         attempts = dict.fromkeys((job.index for job in jobs), 0)
@@ -65,14 +67,16 @@ class LocalRunner:
             name = f"local-{spawned}"
             spawned += 1
             inbox = context.Queue()
+            receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main,
-                args=(name, self.settings, threads, inbox, outbox),
+                args=(name, self.settings, threads, inbox, sender),
                 name=f"livedet-batch-{name}",
                 daemon=True,
             )
             process.start()
-            pool[name] = _Worker(name, process, inbox)
+            sender.close()  # the worker holds the sending end now
+            pool[name] = _Worker(name, process, inbox, receiver)
 
         try:
             for _ in range(min(self.workers, len(jobs))):
@@ -83,11 +87,11 @@ class LocalRunner:
                         worker.job = todo.popleft()
                         attempts[worker.job.index] += 1
                         worker.inbox.put(worker.job)
-                self._drain(outbox, pool, results, attempts, on_event)
+                self._drain(pool, results, attempts, on_event)
                 for worker in list(pool.values()):
                     if worker.process.is_alive():
                         continue
-                    self._drain(outbox, pool, results, attempts, on_event)  # its last words first
+                    self._drain(pool, results, attempts, on_event)  # its last words first
                     del pool[worker.name]
                     job = worker.job
                     if job is not None and job.index not in results:
@@ -123,40 +127,57 @@ class LocalRunner:
 
     def _drain(
         self,
-        outbox: Any,
         pool: dict[str, _Worker],
         results: dict[int, FileResult],
         attempts: dict[int, int],
         on_event: EventHandler,
     ) -> None:
         """Handle every message waiting, blocking up to POLL_SECONDS for the first one."""
-        timeout: float | None = POLL_SECONDS
+        timeout = POLL_SECONDS
         while True:
-            try:
-                kind, name, pid, payload = outbox.get(timeout=timeout)
-            except queue.Empty:
+            open_pipes = [w.receiver for w in pool.values() if not w.receiver.closed]
+            readable = multiprocessing.connection.wait(open_pipes, timeout=timeout)
+            if not readable:
                 return
             timeout = 0.01
-            worker = pool.get(name)
-            if kind == "load_failed":
-                raise ModelError(payload)
-            if worker is None:
-                continue  # a worker already replaced; what it said no longer counts
-            worker.pid = pid
-            if kind == "ready":
-                worker.ready = True
-            elif kind == STARTED and worker.job is not None:
-                on_event(Event(STARTED, worker.job.index, name, pid))
-            elif kind == FRAMES and worker.job is not None:
-                on_event(Event(FRAMES, worker.job.index, name, pid, frames=payload))
-            elif kind == FINISHED and worker.job is not None:
-                result: FileResult = payload
-                index = worker.job.index
-                result.attempts = attempts[index]
-                worker.job = None
-                if index not in results:  # a redone file reported twice counts once
-                    results[index] = result
-                    on_event(Event(FINISHED, index, name, pid, result=result))
+            for receiver in readable:
+                connection: Any = receiver
+                try:
+                    message = connection.recv()
+                except (EOFError, OSError):
+                    connection.close()  # a worker that died: its exit is handled by the caller
+                    continue
+                self._handle(message, pool, results, attempts, on_event)
+
+    def _handle(
+        self,
+        message: tuple[str, str, int, Any],
+        pool: dict[str, _Worker],
+        results: dict[int, FileResult],
+        attempts: dict[int, int],
+        on_event: EventHandler,
+    ) -> None:
+        kind, name, pid, payload = message
+        worker = pool.get(name)
+        if kind == "load_failed":
+            raise ModelError(payload)
+        if worker is None:
+            return  # a worker already replaced; what it said no longer counts
+        worker.pid = pid
+        if kind == "ready":
+            worker.ready = True
+        elif kind == STARTED and worker.job is not None:
+            on_event(Event(STARTED, worker.job.index, name, pid))
+        elif kind == FRAMES and worker.job is not None:
+            on_event(Event(FRAMES, worker.job.index, name, pid, frames=payload))
+        elif kind == FINISHED and worker.job is not None:
+            result: FileResult = payload
+            index = worker.job.index
+            result.attempts = attempts[index]
+            worker.job = None
+            if index not in results:  # a redone file reported twice counts once
+                results[index] = result
+                on_event(Event(FINISHED, index, name, pid, result=result))
 
 
 def _worker_main(name: str, settings: BatchSettings, threads: int, inbox: Any, outbox: Any) -> None:
@@ -168,21 +189,21 @@ def _worker_main(name: str, settings: BatchSettings, threads: int, inbox: Any, o
     try:
         model = load_worker_model(settings, threads)
     except LivedetError as e:
-        outbox.put(("load_failed", name, pid, one_line(str(e))))
+        outbox.send(("load_failed", name, pid, one_line(str(e))))
         return
-    outbox.put(("ready", name, pid, None))
+    outbox.send(("ready", name, pid, None))
     while True:
         job: Job | None = inbox.get()
         if job is None:
             return
-        outbox.put((STARTED, name, pid, None))
+        outbox.send((STARTED, name, pid, None))
         started = time.perf_counter()
         result = process_file(
             model,
             job,
             settings,
             worker=name,
-            on_frames=lambda n: outbox.put((FRAMES, name, pid, n)),
+            on_frames=lambda n: outbox.send((FRAMES, name, pid, n)),
         )
         log.debug("%s: %s in %.1f s", name, job.input, time.perf_counter() - started)
-        outbox.put((FINISHED, name, pid, result))
+        outbox.send((FINISHED, name, pid, result))
