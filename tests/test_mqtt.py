@@ -134,7 +134,7 @@ def test_events_in_order_and_broker_restart_never_blocks(broker: Broker) -> None
         assert publisher.dropped == 0
 
         broker.start()  # same port, same persistence: the subscriber's session survives
-        wait_for(lambda: len(set(subscriber.events())) == 200, 30, "publishing to resume")
+        wait_for(lambda: len(set(subscriber.events())) == 200, 45, "publishing to resume")
         assert first_occurrences(subscriber.events()) == list(range(200))
     finally:
         publisher.close()

@@ -114,7 +114,7 @@ class MqttPublisher:
         if self.target.tls:
             client.tls_set()
         client.will_set(self.topic_available, "offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)  # a kiosk is back within 10 s
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
