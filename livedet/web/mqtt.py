@@ -103,7 +103,7 @@ class MqttPublisher:
         self._send_lock = threading.Lock()
         self._connected = False
         self.dropped = 0
-        self.sent = 0  # events acknowledged by the broker
+        self._sent = 0  # events acknowledged by the broker
 
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
@@ -125,6 +125,12 @@ class MqttPublisher:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def sent(self) -> int:
+        """Events the broker has acknowledged."""
+        self._unacknowledged()  # counts what was acknowledged since the last look
+        return self._sent
 
     @property
     def queued(self) -> int:
@@ -201,7 +207,7 @@ class MqttPublisher:
                 self._in_flight and self._in_flight[0]._published
             ):  # is_published() raises after NO_CONN
                 self._in_flight.popleft()
-                self.sent += 1
+                self._sent += 1
             return len(self._in_flight)
 
     def _flush(self) -> None:
