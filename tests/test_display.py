@@ -76,8 +76,10 @@ def _env(display):
 
 
 def _livedet(display, *args):
+    # TensorFlow: no first-run conversion of the fixture model delays the window (these tests are
+    # about the window, not the runtime).
     return subprocess.Popen(
-        [sys.executable, "-m", "livedet", *map(str, args)],
+        [sys.executable, "-m", "livedet", *map(str, args), "--backend", "tensorflow"],
         env=_env(display),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -152,7 +154,7 @@ def _key(display, window, key):
     )
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("key", ["q", "Escape"])
 def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1, key):
     from fixture_models import make_frames, write_video
@@ -168,11 +170,13 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
             x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
         )
         try:
-            window = _window_id(x_display)
+            window = _window_id(x_display, timeout=45.0)
         except AssertionError:
             process.kill()  # a --loop run never ends on its own
-            process.wait(15)
-            raise
+            _, err = process.communicate(timeout=15)
+            _wait_until_gone(x_display)
+            assert attempt < 2, f"no livedet window in 3 launches; stderr: {err[-2000:]}"
+            continue
         can_grab = shutil.which("xwd") and shutil.which("convert")
         if not can_grab or _wait_for_boxes(x_display, tmp_path / "screen.png"):
             break
