@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from livedet.display import letterbox
 from livedet.render import draw_status
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def grid(lanes: Sequence[Lane], tile_width: int = TILE_WIDTH) -> np.ndarray:
             column * tile_width : (column + 1) * tile_width,
         ]
         if lane.last_rendered is not None:
-            _letterbox_into(tile, lane.last_rendered)
+            tile[:] = letterbox(lane.last_rendered, tile_width, tile_height)
         status = lane.source.status
         caption = [f"{index + 1} {lane.name}"]
         if lane.fps:
@@ -67,15 +68,6 @@ def grid(lanes: Sequence[Lane], tile_width: int = TILE_WIDTH) -> np.ndarray:
         draw_status(tile, caption)
         cv2.rectangle(tile, (0, 0), (tile_width - 1, tile_height - 1), (60, 60, 60), 1)
     return canvas
-
-
-def _letterbox_into(tile: np.ndarray, image: np.ndarray) -> None:
-    height, width = tile.shape[:2]
-    scale = min(width / image.shape[1], height / image.shape[0])
-    new_w, new_h = max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))
-    resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    top, left = (height - new_h) // 2, (width - new_w) // 2
-    tile[top : top + new_h, left : left + new_w] = resized
 
 
 GRID_FPS = 15.0  # frames a second of a recorded grid (--out with several sources)
