@@ -4,15 +4,20 @@ zone events. Called from the pipeline's renderer thread, in frame order; knows n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from livedet.config import Config
 from livedet.counting import Counters
 from livedet.detections import Detections
 from livedet.regions import LineSpec, ZoneSpec
 from livedet.tracking import Tracker
+
+if TYPE_CHECKING:
+    from livedet.lanes import Lane
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -101,3 +106,34 @@ class SourceAnalytics:
                 self.lines, self.zones, frame_size=(width, height), source=self.name
             )
         return self.counters
+
+
+def add_tracking(
+    lanes: list[Lane],
+    config: Config,
+    labels: dict[int, str],
+    resources: contextlib.ExitStack,
+    on_event: Callable[[dict[str, Any]], None],
+) -> None:
+    """A tracker per source drawing ids from one counter (ids never collide across sources),
+    counters for --line/--zone, and the --events file shared by every source."""
+    from livedet.records import EventsLog
+    from livedet.remote import fan_out
+    from livedet.tracking import ByteTrack, TrackIdCounter
+
+    ids = TrackIdCounter()
+    lines, zones = config.regions()
+    if config.events is not None:
+        events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
+        on_event = fan_out(events.write, on_event)
+    for lane in lanes:
+        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold)
+        lane.analytics = SourceAnalytics(
+            tracker,
+            name=lane.name,
+            labels=labels,
+            lines=lines,
+            zones=zones,
+            smooth=True,
+            on_event=on_event,
+        )

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from livedet import channels
+from livedet.analytics import add_tracking
 from livedet.atomic import write_json_atomically
 from livedet.channels import Shutdown
 from livedet.config import Config, SourceSettings
@@ -26,8 +26,8 @@ from livedet.labels import load_label_map, parse_class_filter
 from livedet.models import LoadedModel, load_model, resolve_model
 from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
-from livedet.records import DetectionsLog, EventsLog
-from livedet.remote import Remote, fan_out
+from livedet.records import DetectionsLog
+from livedet.remote import Remote
 from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
 from livedet.sources import open_source
 from livedet.stats import RunStats
@@ -263,36 +263,6 @@ def open_lane(
         class_ids=parse_class_filter(classes, labels) if classes else None,
         max_boxes=config.max_boxes,
     )
-
-
-def add_tracking(
-    lanes: list[Lane],
-    config: Config,
-    labels: dict[int, str],
-    resources: contextlib.ExitStack,
-    on_event: Callable[[dict[str, Any]], None],
-) -> None:
-    """A tracker per source drawing ids from one counter (ids never collide across sources),
-    counters for --line/--zone, and the --events file shared by every source."""
-    from livedet.analytics import SourceAnalytics
-    from livedet.tracking import ByteTrack, TrackIdCounter
-
-    ids = TrackIdCounter()
-    lines, zones = config.regions()
-    if config.events is not None:
-        events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
-        on_event = fan_out(events.write, on_event)
-    for lane in lanes:
-        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold)
-        lane.analytics = SourceAnalytics(
-            tracker,
-            name=lane.name,
-            labels=labels,
-            lines=lines,
-            zones=zones,
-            smooth=True,
-            on_event=on_event,
-        )
 
 
 def describe(config: Config) -> dict[str, Any]:

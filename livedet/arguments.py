@@ -1,5 +1,5 @@
-"""The command line's grammar: flags -> Config (repeatable sources, demo defaults, kiosk files,
-"did you mean"). livedet.cli runs it."""
+"""The command line's grammar: the flags, their help and defaults (the demo's own too), and
+"did you mean". livedet.cli turns the parsed flags into a Config and runs it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from livedet.config import OVERLAYS, Config, SourceSettings
+from livedet.config import OVERLAYS
 from livedet.errors import UsageError
 from livedet.models import BACKENDS, CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
 
@@ -271,59 +271,3 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
 
     p.add_argument("--version", action="version", version=f"livedet {__version__}")
     return p
-
-
-def parse_config(argv: list[str]) -> Config:
-    demo = bool(argv) and argv[0] == "demo"
-    words = argv[1:] if demo else argv
-    # Intermixed: inputs may come before and after flags (`livedet a.mp4 --model demo b.mp4`).
-    args = vars(build_parser(demo=demo).parse_intermixed_args(words))
-    inputs = _in_command_line_order(args.pop("inputs", None) or [], words)
-    kiosk = args.pop("config")
-    for dest in ("input", "camera", "video", "source"):
-        args.pop(dest, None)
-    if demo:
-        inputs = inputs or [("--video", str(DEMO_CLIP))]
-        windowed = args["show"] or args["loop"] or args["fullscreen"]
-        if args["out"] is None and args["out_dir"] is None and not windowed:
-            args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
-    sources = tuple(SourceSettings(str(value)) for _, value in inputs)
-    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]))
-    config = Config(**args, sources=sources)
-    if kiosk is not None:
-        from livedet.kiosk_file import apply_kiosk_file
-
-        config = apply_kiosk_file(config, kiosk, given=_given_flags(words, demo))
-    for flag, value in inputs:
-        if flag == "--camera" and not (value.isdigit() or "://" in value):
-            raise UsageError(
-                f"--camera {value!r}: expected a camera index such as 0, or a stream URL "
-                "(rtsp://...); for a file use --video"
-            )
-    return config
-
-
-def _in_command_line_order(
-    inputs: list[tuple[str | None, str]], words: list[str]
-) -> list[tuple[str | None, str]]:
-    """Sources in the order they were typed (intermixed parsing takes flags before positional
-    inputs; the order numbers the grid's tiles)."""
-    used: set[int] = set()
-
-    def position(value: str) -> int:
-        for index, word in enumerate(words):
-            if index not in used and (word == value or word.endswith("=" + value)):
-                used.add(index)
-                return index
-        return len(words)
-
-    return sorted(inputs, key=lambda entry: position(entry[1]))
-
-
-def _given_flags(words: list[str], demo: bool) -> set[str]:
-    """The dests the command line set itself (they win over a kiosk file, even at a value that
-    happens to be the default): a second parse in which no option has a default."""
-    parser = build_parser(demo=demo)
-    for action in parser._actions:
-        action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_intermixed_args(words)))

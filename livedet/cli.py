@@ -5,23 +5,82 @@ Exit status: 0 done, 1 runtime failure, 2 bad input, 130 Ctrl-C, 143 SIGTERM.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from livedet import channels
-from livedet.arguments import parse_config
+from livedet.arguments import build_parser
 from livedet.channels import Shutdown
-from livedet.config import Config
-from livedet.errors import LivedetError, one_line
+from livedet.config import Config, SourceSettings
+from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
+from livedet.models import DEMO_CLIP
 
 SIGNAL_EXIT = {channels.CTRL_C: 130, channels.SIGTERM: 143}
 SIGNAL_REASONS = {signal.SIGINT: channels.CTRL_C, signal.SIGTERM: channels.SIGTERM}
 log = logging.getLogger("livedet")
+
+
+def parse_config(argv: list[str]) -> Config:
+    demo = bool(argv) and argv[0] == "demo"
+    words = argv[1:] if demo else argv
+    # Intermixed: inputs may come before and after flags (`livedet a.mp4 --model demo b.mp4`).
+    args = vars(build_parser(demo=demo).parse_intermixed_args(words))
+    inputs = _in_command_line_order(args.pop("inputs", None) or [], words)
+    kiosk = args.pop("config")
+    for dest in ("input", "camera", "video", "source"):
+        args.pop(dest, None)
+    if demo:
+        inputs = inputs or [("--video", str(DEMO_CLIP))]
+        windowed = args["show"] or args["loop"] or args["fullscreen"]
+        if args["out"] is None and args["out_dir"] is None and not windowed:
+            args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
+    sources = tuple(SourceSettings(str(value)) for _, value in inputs)
+    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]))
+    config = Config(**args, sources=sources)
+    if kiosk is not None:
+        from livedet.kiosk_file import apply_kiosk_file
+
+        config = apply_kiosk_file(config, kiosk, given=_given_flags(words, demo))
+    for flag, value in inputs:
+        if flag == "--camera" and not (value.isdigit() or "://" in value):
+            raise UsageError(
+                f"--camera {value!r}: expected a camera index such as 0, or a stream URL "
+                "(rtsp://...); for a file use --video"
+            )
+    return config
+
+
+def _in_command_line_order(
+    inputs: list[tuple[str | None, str]], words: list[str]
+) -> list[tuple[str | None, str]]:
+    """Sources in the order they were typed (intermixed parsing takes flags before positional
+    inputs; the order numbers the grid's tiles)."""
+    used: set[int] = set()
+
+    def position(value: str) -> int:
+        for index, word in enumerate(words):
+            if index not in used and (word == value or word.endswith("=" + value)):
+                used.add(index)
+                return index
+        return len(words)
+
+    return sorted(inputs, key=lambda entry: position(entry[1]))
+
+
+def _given_flags(words: list[str], demo: bool) -> set[str]:
+    """The dests the command line set itself (they win over a kiosk file, even at a value that
+    happens to be the default): a second parse in which no option has a default."""
+    parser = build_parser(demo=demo)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_intermixed_args(words)))
 
 
 def main(argv: list[str] | None = None) -> int:
