@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from livedet.detections import Detections, select
+from livedet.render import status_lines
 from livedet.sources import Source
 from livedet.stats import RunStats
 
@@ -88,3 +89,23 @@ class Lane:
         if status == shown:
             return False
         return self.source.live and self.last_rendered is not None and shown is not None
+
+    def status_lines(
+        self, run: RunStats, *, mode: str, verbose: bool, paused: bool, in_grid: bool
+    ) -> list[str]:
+        """The overlay text for this source (livedet.render.status_lines); none in a grid while
+        the source is fine: the tile caption carries its name, state and FPS."""
+        if in_grid and self.source.status in ("live", "file"):
+            return []
+        stages = ("decode", "inference", "render", "encode")
+        return status_lines(
+            mode=mode,
+            fps=self.fps,
+            live=self.source.live,
+            source_status=self.source.status,
+            inference_ms=run.last_inference_ms,
+            dropped=self.stats.frames_dropped,
+            stage_ms={s: run.stage_ms(s) for s in stages} if verbose else None,
+            paused=paused,
+            detection_fps=self.analytics.detection_fps if self.smooth and self.analytics else None,
+        )

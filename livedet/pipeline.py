@@ -30,7 +30,7 @@ from livedet.detections import Detections
 from livedet.errors import RuntimeFailure, stage_failure
 from livedet.grid import GridRecorder
 from livedet.lanes import DetectionsOutput, Lane, VideoOutput
-from livedet.render import annotate, status_lines
+from livedet.render import annotate
 from livedet.screen import ScreenControl, Window
 from livedet.sources import Frame, Source
 from livedet.stats import RunStats
@@ -360,25 +360,13 @@ class Pipeline:
                 if all(other.done.is_set() for other in self.lanes):
                     self.shutdown.stop(channels.MAX_FRAMES)
 
-    # -- overlay ------------------------------------------------------------------------------
-
     def _status_for(self, lane: Lane) -> list[str]:
-        if len(self.lanes) > 1 and lane.source.status in ("live", "file"):
-            return []  # the grid's tile captions carry name, state and FPS
-        return status_lines(
+        return lane.status_lines(
+            self.stats,
             mode=self.options.overlay,
-            fps=lane.fps,
-            live=lane.source.live,
-            source_status=lane.source.status,
-            inference_ms=self.stats.last_inference_ms,
-            dropped=lane.stats.frames_dropped,
-            stage_ms={
-                s: self.stats.stage_ms(s) for s in ("decode", "inference", "render", "encode")
-            }
-            if self.options.verbose_overlay
-            else None,
+            verbose=self.options.verbose_overlay,
             paused=self.paused,
-            detection_fps=lane.analytics.detection_fps if lane.smooth and lane.analytics else None,
+            in_grid=len(self.lanes) > 1,
         )
 
 
