@@ -1,4 +1,5 @@
-"""What the shapes model's export does to the trained network: BatchNorm folding, flip testing."""
+"""What the shapes model's export does to the trained network: BatchNorm folding, dilated kernels
+spelled out, upsampling as resizes, flip testing."""
 
 from __future__ import annotations
 
@@ -36,12 +37,15 @@ def test_folded_model_computes_what_the_trained_one_does() -> None:
     tf = pytest.importorskip("tensorflow")
     import keras
 
-    from livedet.demo_model.network import fold_batchnorm
+    from livedet.demo_model.network import serving_copy
 
     model = _model_with_real_batchnorm_statistics(seed=11)
-    folded = fold_batchnorm(model)
+    folded = serving_copy(model)
     assert not any(isinstance(x, keras.layers.BatchNormalization) for x in folded.layers)
-    assert folded.count_params() < model.count_params()
+    # Dilated kernels spelled out and repeats made resizes (they convert to ONNX cleanly).
+    assert any(layer.get_config().get("dilation_rate") == (2, 2) for layer in model.layers)
+    assert all(layer.get_config().get("dilation_rate", (1, 1)) == (1, 1) for layer in folded.layers)
+    assert not any(isinstance(x, keras.layers.UpSampling2D) for x in folded.layers)
     images = tf.constant(np.random.default_rng(12).uniform(0, 255, (2, 64, 96, 3)), tf.float32)
     expected, got = model(images, training=False), folded(images, training=False)
     for name in ("heatmap", "size", "offset"):

@@ -11,7 +11,7 @@ Inside the graph a frame is shrunk (never enlarged) so its longer side is at mos
 aspect ratio kept, and padded with black at the bottom/right to a multiple of 32; boxes are mapped
 back through the same scale, so they stay pixel-accurate on non-square frames. The network runs
 with flip testing (``run_with_flip``: it also sees the mirrored frame, and the two heatmaps are
-averaged), its BatchNorms folded into the convolutions (``network.fold_batchnorm``), which pays
+averaged), its BatchNorms folded into the convolutions (``network.serving_copy``), which pays
 for most of the second pass. Decoding is the CenterNet one: 3x3 max-pool peaks, top 100 over all
 classes and cells, boxes from the size and offset heads.
 """
@@ -150,9 +150,9 @@ def write_bundle(model: Any, output: Path) -> Calibration:
     """Fold ``model``'s BatchNorms, calibrate its scores, write ``output/saved_model`` and its
     label map."""
     from livedet.demo_model.calibrate import fit_calibration
-    from livedet.demo_model.network import fold_batchnorm
+    from livedet.demo_model.network import serving_copy
 
-    served = fold_batchnorm(model)
+    served = serving_copy(model)
     calibration = fit_calibration(served)
     output.mkdir(parents=True, exist_ok=True)
     export(served, output / "saved_model", calibration)
