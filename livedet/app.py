@@ -102,6 +102,7 @@ def _run(
         if model is None:
             return  # interrupted while loading: nothing was processed
         stats.model_load_seconds = model.load_seconds
+        stats.backend = model.name
         if config.display:
             from livedet.display import Window
 

@@ -21,6 +21,7 @@ class RunStats:
         self.started = time.perf_counter()
         self.finished: float | None = None
         self.model_load_seconds: float | None = None
+        self.backend: str | None = None  # the runtime that ran the model (tensorflow, openvino...)
         self.frames_in = 0
         self.frames_out = 0
         self.frames_dropped = 0
@@ -94,6 +95,7 @@ class RunStats:
             "model_load_s": None
             if self.model_load_seconds is None
             else round(self.model_load_seconds, 3),
+            "backend": self.backend,
             "outages": self.outages,
             "reconnects": self.reconnects,
             "outage_s": round(self.outage_seconds, 3),
@@ -121,9 +123,10 @@ class RunStats:
             )
         elif d["frames_out"]:
             stages = d["stage_ms_per_frame"]
+            on = f" on {self.backend}" if self.backend else ""
             parts.append(
-                "ms/frame: "
-                + ", ".join(f"{k} {stages[k]:.1f}" for k in ("decode", "inference", "encode"))
+                f"ms/frame: decode {stages['decode']:.1f}, inference {stages['inference']:.1f}"
+                f"{on}, encode {stages['encode']:.1f}"
             )
         if self.frames_dropped:
             parts.append(f"{self.frames_dropped} dropped")

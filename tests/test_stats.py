@@ -44,6 +44,13 @@ def test_a_file_run_shows_ms_per_frame_not_latency() -> None:
     assert "latency" not in line
 
 
+def test_the_summary_names_the_runtime_that_ran_the_model() -> None:
+    stats = finished(50)
+    stats.backend = "openvino"
+    assert "inference 10.0 on openvino, encode" in stats.summary_line()
+    assert stats.as_dict()["backend"] == "openvino"
+
+
 def test_a_live_run_shows_latency() -> None:
     stats = finished(50, live=True)
     for _ in range(5):

@@ -325,21 +325,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         drift = abs(last - first) / first if first else None
         check(f"live: p95 change, last vs first {live['window_s']:.0f} s", drift, 0.2, False)
     extras.targets(results, check)
-    for part, limit in (("main", 1.3), ("heavy", 1.8)):
-        measured = (results.get("backends") or {}).get(part)
-        if measured:
-            from livedet.bench.backends import ratios
+    if results.get("backends"):
+        from livedet.bench.backends import check_targets
 
-            found = ratios(measured)
-            for name, value in found.items():
-                if "file mode / TF hand-written loop" in name:
-                    check(f"backends ({part}): {name}", value, limit, True)
-                elif "wall-clock" in name:
-                    check(f"backends: {name}", value, 0.6, False)
-                elif "peak RSS" in name:
-                    check(f"backends: {name}", value, 0.5, False)
-                else:
-                    check(f"backends ({part}): {name} (reported)", value, None, True)
+        check_targets(results["backends"], check)
     rss = results.get("rss")
     if rss:
         check(f"RSS growth MB over {rss['frames']} frames", rss["growth_mb"], 50.0, False)
@@ -416,6 +405,10 @@ def table(results: dict[str, Any]) -> str:
             f"{traced['traced_fps']:.2f} vs {traced['python_calls_fps']:.2f} fps "
             f"(x{traced['speedup']:.2f})",
         )
+    if results.get("backends"):
+        from livedet.bench import backends
+
+        backends.rows(results["backends"], add)
     extras.rows(results, add)
     for t in results["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]

@@ -238,6 +238,7 @@ def file_mode(
         "seconds": round(elapsed, 3),
         "fps": round(stats.frames_out / elapsed, 3),
         "load_s": report["model_load_s"],
+        "backend": report["backend"],
         "stage_ms_per_frame": report["stage_ms_per_frame"],
         # Stages overlap when the wall time per frame is well below the sum of the stages.
         "stage_sum_ms": round(sum(report["stage_ms_per_frame"].values()), 2),
