@@ -12,8 +12,9 @@ aspect ratio kept, and padded with black at the bottom/right to a multiple of 32
 back through the same scale, so they stay pixel-accurate on non-square frames. The network runs
 with flip testing (``run_with_flip``: it also sees the mirrored frame, and the two heatmaps are
 averaged), its BatchNorms folded into the convolutions (``network.serving_copy``), which pays
-for most of the second pass. Decoding is the CenterNet one: 3x3 max-pool peaks, top 100 over all
-classes and cells, boxes from the size and offset heads.
+for most of the second pass; the same copy spells out dilated kernels and upsamplings so the graph
+converts to ONNX without layout shuffles (docs/backends.md). Decoding is the CenterNet one: 3x3
+max-pool peaks, top 100 over all classes and cells, boxes from the size and offset heads.
 """
 
 from __future__ import annotations
@@ -147,8 +148,8 @@ def write_label_map(path: Path) -> None:
 
 
 def write_bundle(model: Any, output: Path) -> Calibration:
-    """Fold ``model``'s BatchNorms, calibrate its scores, write ``output/saved_model`` and its
-    label map."""
+    """Make ``model``'s serving copy (``network.serving_copy``), calibrate its scores, write
+    ``output/saved_model`` and its label map."""
     from livedet.demo_model.calibrate import fit_calibration
     from livedet.demo_model.network import serving_copy
 

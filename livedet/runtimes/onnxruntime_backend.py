@@ -60,7 +60,10 @@ class OnnxRuntimeModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.intra_op_num_threads = threads
-        options.log_severity_level = 3  # its shape-inference warnings are not the user's business
+        # Its shape-inference and deprecation warnings are not the user's business; some come
+        # from the default logger, not the session's.
+        options.log_severity_level = 3
+        ort.set_default_logger_severity(3)
         return ort.InferenceSession(str(self._onnx_path), options, providers=self._providers)
 
     def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
