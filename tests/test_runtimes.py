@@ -105,8 +105,25 @@ def test_detections_equal_tensorflow(request, fixture):
         detector = Detector.from_name(name, backend=runtime)
         assert detector.model.name == runtime  # verified, not a fallback to TensorFlow
         _assert_same_detections(reference, detector.predict(frames))
-        # A batch of several same-sized frames (two in flight on OpenVINO) gives the same.
+        # A batch of several same-sized frames gives the same.
         _assert_same_detections(reference[:2], detector.predict(frames[:2]))
+
+
+@pytest.mark.skipif("openvino" not in RUNTIMES, reason="needs openvino")
+def test_openvino_requests_in_flight_give_what_one_at_a_time_gives(color_model_b1):
+    """Two requests in flight (machines with 4+ cores) and one at a time (2 cores) agree."""
+    from livedet.runtimes.openvino_backend import OpenVinoModel
+
+    spec = resolve_model(str(color_model_b1))
+    prepared = prepare(spec, color_model_b1, ["openvino"], use_gpu=False)
+    path = prepared.folder / ONNX_FILE
+    frames = np.stack([reference_frames()[0]] * 3)
+    frames[1, 100:160, 200:300] = RED
+    sequential = OpenVinoModel(spec, path, prepared.record, in_flight=1).run(frames)
+    overlapped = OpenVinoModel(spec, path, prepared.record, in_flight=2).run(frames)
+    for name, value in sequential.items():
+        assert value.shape[0] == 3
+        np.testing.assert_allclose(overlapped[name], value, atol=1e-5)
 
 
 @pytest.mark.skipif(not RUNTIMES, reason='needs pip install "livedet[fast]"')

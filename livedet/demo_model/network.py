@@ -114,7 +114,7 @@ def serving_copy(model: Any) -> Any:
     not fuse them away here.
 
     Two more rewrites give the graph a form that converts to ONNX without layout shuffles, with
-    bit-identical outputs (checked on the bundled weights at 640x360, 1280x720 and 333x517):
+    bit-identical outputs (checked on the bundled weights at 640x360, 1280x720, 333x517, 1920x1080):
 
     - a dilated depthwise kernel is spelled out (a 5x5 kernel at dilation 2 becomes a 9x9 one
       with zeros between its taps): TensorFlow runs dilation as SpaceToBatch + conv +
@@ -154,7 +154,7 @@ def serving_copy(model: Any) -> Any:
         clones[layer] = new
         return new
 
-    folded = keras.models.clone_model(model, clone_function=clone)
+    served = keras.models.clone_model(model, clone_function=clone)
     for layer, new in clones.items():
         if isinstance(layer, (layers.BatchNormalization, layers.UpSampling2D)):
             continue  # no weights of their own (a BN's are now inside its convolution)
@@ -172,7 +172,7 @@ def serving_copy(model: Any) -> Any:
         if isinstance(layer, layers.DepthwiseConv2D):
             weights[0] = _undilated_kernel(weights[0], layer.get_config()["dilation_rate"])
         new.set_weights(weights)
-    return folded
+    return served
 
 
 def _upsample_nearest(x: Any, factor: tuple[int, int]) -> Any:

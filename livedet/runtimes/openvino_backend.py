@@ -10,13 +10,18 @@ an Interpolate in linear_onnx mode, whose CPU kernel ignores the antialias flag 
 scores moved by 0.035 on 1280x720 frames); Interpolate's bilinear_pillow mode is the same
 triangle filter widened by the scale as TensorFlow's anti-aliased resize (matched it to 6e-8).
 
-Why two models per size: one request at a time (live mode, batch 1) wants all cores on one frame
-(LATENCY); a batch of several frames (file mode) runs best as two requests in flight, each on its
-own core (THROUGHPUT): measured 1.8x TensorFlow on the demo model against 1.4x one at a time.
+Why one request at a time on 2 cores: a single frame (live mode) wants all cores (LATENCY). Two
+requests in flight, each on half the cores (a second model compiled for THROUGHPUT), ran file
+mode no faster on this project's 2-core machine (demo model 47.7 vs 47.1 frames/s, ResNet50
+stand-in 4.56 vs 4.66, one at a time vs two in flight, two runs each) and cost a second
+compilation and 76 MB per frame size, which pushed a two-camera process over the memory of two
+processes. With 4 or more cores each request of a pair still gets two cores, and OpenVINO's
+throughput mode is what it recommends for several streams: there a batch goes two in flight.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,14 +33,25 @@ from livedet.models import ModelSpec
 MAX_COMPILED = 8  # (size, mode) pairs kept; beyond, the oldest is dropped
 
 
+def default_in_flight() -> int:
+    """Requests in flight for a batch: two with 4 or more cores, else one (see the module doc)."""
+    return 2 if (os.cpu_count() or 1) >= 4 else 1
+
+
 class OpenVinoModel:
-    """Satisfies livedet.models.Backend. Every frame is its own request: with two in flight the
-    frames of a batch overlap, which beats one large batch on a CPU."""
+    """Satisfies livedet.models.Backend. Every frame is its own request: frames of a batch run
+    one after another, or `in_flight` at a time on machines where that pays."""
 
     name = "openvino"
 
     def __init__(
-        self, spec: ModelSpec, onnx_path: Path, meta: dict[str, Any], *, approximate: bool = False
+        self,
+        spec: ModelSpec,
+        onnx_path: Path,
+        meta: dict[str, Any],
+        *,
+        approximate: bool = False,
+        in_flight: int | None = None,
     ) -> None:
         import openvino as ov
 
@@ -50,11 +66,10 @@ class OpenVinoModel:
         self._compiled: dict[tuple[int, int, bool], Any] = {}
         self._throughput_requests: dict[tuple[int, int], list[Any]] = {}
         self._latency_requests: dict[tuple[int, int], Any] = {}
+        self._in_flight = in_flight or default_in_flight()
         self.spec = spec
         # Every frame is its own request of a (1, h, w, 3) model, whatever the SavedModel's batch
-        # dimension, so any batch is safe; and a batch is what keeps two requests in flight. With
-        # this the pipeline batches batch-1 models too (the ResNet50 stand-in ran 1.5x faster
-        # two in flight than one at a time, model only).
+        # dimension, so any batch is safe; and a batch is what keeps two requests in flight.
         self.open_batch = True
         self.has_keypoints = bool(meta["has_keypoints"])
         self.approximate = approximate
@@ -64,15 +79,16 @@ class OpenVinoModel:
         from livedet.runtimes import stack_outputs
 
         height, width = batch_rgb.shape[1:3]
-        if len(batch_rgb) == 1:
+        if len(batch_rgb) == 1 or self._in_flight == 1:
             request = self._latency_requests.get((height, width))
             if request is None:
                 request = self._compile(height, width, throughput=False).create_infer_request()
                 self._latency_requests[(height, width)] = request
-            return self._outputs(request.infer({self._input: batch_rgb}))
+            frames = [batch_rgb[i : i + 1] for i in range(len(batch_rgb))]
+            return stack_outputs([self._outputs(request.infer({self._input: f})) for f in frames])
         requests = self._requests(height, width)
         results: list[dict[str, np.ndarray]] = []
-        # Two requests in flight, waited on in order; no Python callbacks from OpenVINO's threads.
+        # Requests in flight, waited on in order; no Python callbacks from OpenVINO's threads.
         for first in range(0, len(batch_rgb), len(requests)):
             chunk = batch_rgb[first : first + len(requests)]
             for request, index in zip(requests, range(len(chunk)), strict=False):
@@ -86,7 +102,9 @@ class OpenVinoModel:
         key = (height, width)
         if key not in self._throughput_requests:
             compiled = self._compile(height, width, throughput=True)
-            self._throughput_requests[key] = [compiled.create_infer_request() for _ in range(2)]
+            self._throughput_requests[key] = [
+                compiled.create_infer_request() for _ in range(self._in_flight)
+            ]
         return self._throughput_requests[key]
 
     def _outputs(self, results: Any) -> dict[str, np.ndarray]:
@@ -107,7 +125,7 @@ class OpenVinoModel:
                 "PERFORMANCE_HINT": "THROUGHPUT" if throughput else "LATENCY",
             }
             if throughput:
-                config["NUM_STREAMS"] = "2"
+                config["NUM_STREAMS"] = str(self._in_flight)
             self._compiled[key] = self._core.compile_model(self._model, "CPU", config)
         return self._compiled[key]
 
