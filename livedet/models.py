@@ -136,15 +136,19 @@ def load_model(
     backend: str = "auto",
     use_gpu: bool = True,
     approximate: bool = False,
+    threads: int | None = None,
 ) -> LoadedModel:
     """Load `spec` on a backend; see livedet.runtimes.load_backend for how one is chosen.
 
     backend: "auto" (TensorFlow on a GPU, else the fastest CPU runtime verified for this model,
     else TensorFlow), or one of BACKENDS to insist on it. use_gpu=False keeps TensorFlow off the
-    GPU (--cpu). approximate=True allows OpenVINO's bf16 (faster, scores off by up to ~0.06)."""
+    GPU (--cpu). approximate=True allows OpenVINO's bf16 (faster, scores off by up to ~0.06).
+    threads: CPU threads for the model (None: one per core)."""
     from livedet.runtimes import load_backend
 
-    return load_backend(spec, backend=backend, use_gpu=use_gpu, approximate=approximate)
+    return load_backend(
+        spec, backend=backend, use_gpu=use_gpu, approximate=approximate, threads=threads
+    )
 
 
 def _download(spec: ModelSpec) -> Path:

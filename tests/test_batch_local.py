@@ -139,3 +139,32 @@ def test_worker_killed_mid_file_is_replaced_and_the_file_redone(
     assert_complete(manifest["long.mkv"], LONG_FRAMES)
     assert_complete(manifest["a/clip.mkv"], CLIP_FRAMES)
     assert [r.status for r in outcome.results].count("failed") == 1  # only the broken file
+
+
+@pytest.mark.skipif(
+    not __import__("livedet.runtimes").runtimes.installed_module("onnxruntime"),
+    reason="needs onnxruntime",
+)
+@pytest.mark.timeout(120)
+def test_batch_runs_on_the_backend_asked_for(tmp_path: Path, color_model_open: Path) -> None:
+    """The driver converts the model once; each worker runs it on the runtime named, with its
+    share of the cores; the per-file stats say which runtime ran."""
+    make_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    argv = [str(tmp_path / "in" / "a"), "--out-dir", str(out), "--model", str(color_model_open)]
+    assert main([*argv, "--backend", "onnxruntime"]) == 0
+    entry = read_manifest(out)["a/clip.mkv"]
+    assert_complete(entry, CLIP_FRAMES)
+    stats = json.loads(Path(entry["outputs"]["stats"]).read_text(encoding="utf-8"))
+    assert stats["backend"] == "onnxruntime"
+
+
+def test_bad_backend_is_one_line_and_exit_2(
+    tmp_path: Path, color_model_open: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_inputs(tmp_path / "in")
+    argv = [str(tmp_path / "in" / "a"), "--out-dir", str(tmp_path / "out"), "--backend", "onx"]
+    assert main([*argv, "--model", str(color_model_open)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--backend 'onx': choose one of" in error and "\n" not in error
+    assert not (tmp_path / "out").exists()  # nothing started

@@ -109,6 +109,22 @@ def test_detections_equal_tensorflow(request, fixture):
         _assert_same_detections(reference[:2], detector.predict(frames[:2]))
 
 
+@pytest.mark.skipif(not RUNTIMES, reason='needs pip install "livedet[fast]"')
+def test_a_share_of_the_cores_is_what_the_runtime_uses(color_model_b1):
+    """Batch workers sharing the cores pass `threads`; each runtime is configured with it."""
+    spec = resolve_model(str(color_model_b1))
+    frame = np.stack([reference_frames()[0]] * 2)
+    if "onnxruntime" in RUNTIMES:
+        model = load_model(spec, backend="onnxruntime", threads=1)
+        model.run(frame)
+        assert model._session.get_session_options().intra_op_num_threads == 1
+    if "openvino" in RUNTIMES:
+        model = load_model(spec, backend="openvino", threads=1)
+        model.run(frame)
+        (compiled,) = model._compiled.values()  # 1 thread: one request at a time
+        assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+
+
 @pytest.mark.skipif("openvino" not in RUNTIMES, reason="needs openvino")
 def test_openvino_requests_in_flight_give_what_one_at_a_time_gives(color_model_b1):
     """Two requests in flight (machines with 4+ cores) and one at a time (2 cores) agree."""

@@ -18,7 +18,8 @@ from livedet.batch.progress import BatchProgress, summary_table
 from livedet.batch.work import BatchSettings
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
-from livedet.models import resolve_model
+from livedet.models import BACKENDS, resolve_model
+from livedet.runtimes import check_backend_choice, convert_once
 
 log = logging.getLogger("livedet")
 
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, metavar="N", help="at most N frames per file")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="frames per call")
     p.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        metavar="|".join(BACKENDS),
+        help="as for livedet (default auto: the fastest verified CPU runtime without a GPU)",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -122,7 +129,8 @@ def main(argv: list[str]) -> int:
         configure_logging(verbose=args.verbose, debug=args.debug, prefix="livedet batch")
         if not 0.0 <= args.threshold <= 1.0:
             raise UsageError(f"--threshold {args.threshold}: must be between 0 and 1")
-        resolve_model(args.model)  # a typo in --model fails now, not in every worker
+        spec = resolve_model(args.model)  # a typo in --model fails now, not in every worker
+        check_backend_choice(args.backend, approximate=False)
         settings = BatchSettings(
             model=args.model,
             labels=args.labels,
@@ -132,9 +140,16 @@ def main(argv: list[str]) -> int:
             batch_size=args.batch_size,
             max_frames=args.max_frames,
             cpu=args.cpu,
+            backend=args.backend,
         )
         runner = make_runner(args, settings)
         progress = BatchProgress()
+
+        def convert_then_start(todo: int) -> None:
+            if todo:  # the first time this model meets a CPU runtime: here once, not per worker
+                convert_once(spec, backend=args.backend, use_gpu=not args.cpu)
+            progress.start(todo)
+
         try:
             outcome = run_batch(
                 args.inputs,
@@ -143,7 +158,7 @@ def main(argv: list[str]) -> int:
                 model=args.model,
                 overwrite=args.overwrite,
                 on_event=progress,
-                on_plan=progress.start,
+                on_plan=convert_then_start,
             )
         finally:
             progress.close()

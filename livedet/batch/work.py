@@ -35,6 +35,7 @@ class BatchSettings:
     batch_size: int = 4
     max_frames: int | None = None
     cpu: bool = False
+    backend: str = "auto"
 
 
 @dataclass
@@ -56,23 +57,21 @@ class FileResult:
 
 
 def load_worker_model(settings: BatchSettings, threads: int | None) -> LoadedModel:
-    """Configure TensorFlow for this worker and load the model once.
+    """Load the model once for this worker, on the batch's backend.
 
-    `threads`: TensorFlow's intra-op threads. N workers sharing C cores each get C // N, so they
-    do not fight over the cores; None leaves TF's default (all cores)."""
+    `threads`: the model's CPU threads (TensorFlow's, ONNX Runtime's or OpenVINO's). N workers
+    sharing C cores each get C // N, so they do not fight over the cores; None leaves the
+    runtime's default (all cores)."""
     from livedet.logs import quiet_libraries
     from livedet.models import load_model, resolve_model
 
     quiet_libraries()  # worker processes start fresh: no TF/OpenCV chatter in the batch's stderr
-    from livedet.runtimes.tensorflow_backend import configure_tensorflow
-
-    configure_tensorflow(use_gpu=not settings.cpu)
-    if threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, threads))
-    return load_model(resolve_model(settings.model))
+    return load_model(
+        resolve_model(settings.model),
+        backend=settings.backend,
+        use_gpu=not settings.cpu,
+        threads=threads,
+    )
 
 
 def process_file(

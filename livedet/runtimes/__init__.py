@@ -26,17 +26,27 @@ _MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tf2onnx": "tf
 
 
 def load_backend(
-    spec: ModelSpec, *, backend: str = "auto", use_gpu: bool = True, approximate: bool = False
+    spec: ModelSpec,
+    *,
+    backend: str = "auto",
+    use_gpu: bool = True,
+    approximate: bool = False,
+    threads: int | None = None,
 ) -> Backend:
     """Load `spec` on `backend`; see the module docstring for `auto`.
 
     An explicit CPU runtime that is not installed is an error naming the extra to install; one
-    whose conversion failed or did not match runs on TensorFlow with one warning saying why."""
+    whose conversion failed or did not match runs on TensorFlow with one warning saying why.
+    threads: CPU threads the model may use (None: one per core), for processes that share the
+    cores (batch workers)."""
     check_backend_choice(backend, approximate)
     from livedet.runtimes.tensorflow_backend import load_tensorflow
 
+    def tensorflow() -> Backend:
+        return load_tensorflow(spec, use_gpu=use_gpu, threads=threads)
+
     if backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present()):
-        return load_tensorflow(spec, use_gpu=use_gpu)
+        return tensorflow()
     wanted = ("openvino",) if approximate else CPU_RUNTIMES if backend == "auto" else (backend,)
     installed = [name for name in wanted if installed_module(name)]
     if not installed:
@@ -46,11 +56,11 @@ def load_backend(
                 f"{FAST_EXTRA_HINT}"
             )
         log.info("running on TensorFlow; %s for ~2x speed on a CPU", FAST_EXTRA_HINT)
-        return load_tensorflow(spec, use_gpu=use_gpu)
+        return tensorflow()
 
     from livedet.runtimes.prepare import prepare
 
-    prepared = prepare(spec, model_folder(spec), installed, use_gpu=use_gpu)
+    prepared = prepare(spec, model_folder(spec), installed, use_gpu=use_gpu, threads=threads)
     verified = {
         name: result
         for name, result in prepared.record.get("runtimes", {}).items()
@@ -62,7 +72,7 @@ def load_backend(
             for name in installed
         )
         log.warning("model %s runs on TensorFlow: %s", spec.text, reasons)
-        return prepared.tensorflow or load_tensorflow(spec, use_gpu=use_gpu)
+        return prepared.tensorflow or tensorflow()
     fastest = min(verified, key=lambda name: verified[name].get("ms_per_frame", float("inf")))
     tensorflow_ms = prepared.record.get("tensorflow_ms_per_frame", float("inf"))
     if backend == "auto" and verified[fastest].get("ms_per_frame", 0.0) >= tensorflow_ms:
@@ -74,8 +84,24 @@ def load_backend(
             tensorflow_ms,
             verified[fastest]["ms_per_frame"],
         )
-        return prepared.tensorflow or load_tensorflow(spec, use_gpu=use_gpu)
-    return open_runtime(fastest, spec, prepared.folder, prepared.record, use_gpu, approximate)
+        return prepared.tensorflow or tensorflow()
+    return open_runtime(
+        fastest, spec, prepared.folder, prepared.record, use_gpu, approximate, threads
+    )
+
+
+def convert_once(spec: ModelSpec, *, backend: str = "auto", use_gpu: bool = True) -> None:
+    """Make the cache entry `load_backend` would use, without loading a runtime: a batch's
+    driver calls it so that its workers do not each convert the same model."""
+    check_backend_choice(backend, False)
+    if backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present()):
+        return
+    wanted = CPU_RUNTIMES if backend == "auto" else (backend,)
+    installed = [name for name in wanted if installed_module(name)]
+    if installed:
+        from livedet.runtimes.prepare import prepare
+
+        prepare(spec, model_folder(spec), installed, use_gpu=use_gpu)
 
 
 def check_backend_choice(backend: str, approximate: bool) -> None:
@@ -96,16 +122,19 @@ def open_runtime(
     record: dict[str, Any],
     use_gpu: bool,
     approximate: bool,
+    threads: int | None = None,
 ) -> Backend:
     from livedet.runtimes.cache import ONNX_FILE
 
     if name == "openvino":
         from livedet.runtimes.openvino_backend import OpenVinoModel
 
-        return OpenVinoModel(spec, folder / ONNX_FILE, record, approximate=approximate)
+        return OpenVinoModel(
+            spec, folder / ONNX_FILE, record, approximate=approximate, threads=threads
+        )
     from livedet.runtimes.onnxruntime_backend import OnnxRuntimeModel
 
-    return OnnxRuntimeModel(spec, folder / ONNX_FILE, record, use_gpu=use_gpu)
+    return OnnxRuntimeModel(spec, folder / ONNX_FILE, record, use_gpu=use_gpu, threads=threads)
 
 
 def installed_module(name: str) -> bool:

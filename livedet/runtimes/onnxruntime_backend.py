@@ -27,7 +27,13 @@ class OnnxRuntimeModel:
     name = "onnxruntime"
 
     def __init__(
-        self, spec: ModelSpec, onnx_path: Path, meta: dict[str, Any], *, use_gpu: bool = False
+        self,
+        spec: ModelSpec,
+        onnx_path: Path,
+        meta: dict[str, Any],
+        *,
+        use_gpu: bool = False,
+        threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -36,7 +42,10 @@ class OnnxRuntimeModel:
         if use_gpu and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
         self._onnx_path, self._providers = onnx_path, providers
-        self._session = self._open(threads=0)  # 0: ORT's default, one per physical core
+        # 0: ORT's default, one per physical core.
+        self._threads = threads or 0
+        self._cores = threads or os.cpu_count() or 1  # what the frames in flight share out
+        self._session = self._open(threads=self._threads)
         # On the CPU, frames run one at a time even when the model takes a batch: the demo
         # model (whose flip test doubles the batch inside) ran 49 ms/frame alone but 71-76 in a
         # batch of 4, with a 420 MB instead of 161 MB peak, as its feature maps outgrew the
@@ -72,7 +81,7 @@ class OnnxRuntimeModel:
         if len(batch_rgb) == 1 or (self._model_open_batch and not self._per_frame):
             return self._run(self._session, batch_rgb)
         frames = [batch_rgb[i : i + 1] for i in range(len(batch_rgb))]
-        if not self._per_frame or self._model_open_batch:
+        if not self._per_frame or self._model_open_batch or self._cores < IN_FLIGHT:
             # Open-batch models one frame after another: two in flight made the demo model
             # slower (17 against 21 frames/s) and its peak RSS 580 instead of 323 MB.
             return stack_outputs([self._run(self._session, frame) for frame in frames])
@@ -83,8 +92,10 @@ class OnnxRuntimeModel:
             # over) 1.6x instead of 1.0x the hand-written TensorFlow loop. No two-thread
             # barrier for the encoder's threads to stall. Costs a second copy of the weights,
             # made only when batches come (file mode).
-            threads = max(1, (os.cpu_count() or IN_FLIGHT) // IN_FLIGHT)  # the cores shared out
-            self._in_flight = (self._open(threads=threads), ThreadPoolExecutor(IN_FLIGHT))
+            self._in_flight = (
+                self._open(threads=self._cores // IN_FLIGHT),  # the cores shared out
+                ThreadPoolExecutor(IN_FLIGHT),
+            )
         session, pool = self._in_flight
         return stack_outputs(list(pool.map(lambda frame: self._run(session, frame), frames)))
 

@@ -33,9 +33,9 @@ from livedet.models import ModelSpec
 MAX_COMPILED = 8  # (size, mode) pairs kept; beyond, the oldest is dropped
 
 
-def default_in_flight() -> int:
+def default_in_flight(cores: int) -> int:
     """Requests in flight for a batch: two with 4 or more cores, else one (see the module doc)."""
-    return 2 if (os.cpu_count() or 1) >= 4 else 1
+    return 2 if cores >= 4 else 1
 
 
 class OpenVinoModel:
@@ -52,6 +52,7 @@ class OpenVinoModel:
         *,
         approximate: bool = False,
         in_flight: int | None = None,
+        threads: int | None = None,
     ) -> None:
         import openvino as ov
 
@@ -66,7 +67,8 @@ class OpenVinoModel:
         self._compiled: dict[tuple[int, int, bool], Any] = {}
         self._throughput_requests: dict[tuple[int, int], list[Any]] = {}
         self._latency_requests: dict[tuple[int, int], Any] = {}
-        self._in_flight = in_flight or default_in_flight()
+        self._threads = threads  # None: OpenVINO's default, every core
+        self._in_flight = in_flight or default_in_flight(threads or os.cpu_count() or 1)
         self.spec = spec
         # Every frame is its own request of a (1, h, w, 3) model, whatever the SavedModel's batch
         # dimension, so any batch is safe; and a batch is what keeps two requests in flight.
@@ -126,6 +128,8 @@ class OpenVinoModel:
             }
             if throughput:
                 config["NUM_STREAMS"] = str(self._in_flight)
+            if self._threads:
+                config["INFERENCE_NUM_THREADS"] = str(self._threads)
             self._compiled[key] = self._core.compile_model(self._model, "CPU", config)
         return self._compiled[key]
 

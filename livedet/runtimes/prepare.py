@@ -43,6 +43,7 @@ def prepare(
     *,
     use_gpu: bool,
     root: Path | None = None,
+    threads: int | None = None,
 ) -> Prepared:
     """The cache entry of the SavedModel at `saved_model`, with each of `runtimes` verified.
 
@@ -64,7 +65,7 @@ def prepare(
             return Prepared(folder, {"converted": False, "reason": reason}, None)
         from livedet.runtimes.tensorflow_backend import load_tensorflow
 
-        tensorflow = load_tensorflow(spec, use_gpu=use_gpu)
+        tensorflow = load_tensorflow(spec, use_gpu=use_gpu, threads=threads)
         log.warning("converting %s for the CPU runtimes (once; cached in %s)", spec.text, folder)
         record = _convert(spec, tensorflow, folder)
     pending = [name for name in runtimes if name not in record.get("runtimes", {})]

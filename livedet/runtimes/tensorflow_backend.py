@@ -93,15 +93,23 @@ def configure_tensorflow(*, use_gpu: bool = True) -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def load_tensorflow(spec: ModelSpec, *, use_gpu: bool = True) -> TensorFlowModel:
+def load_tensorflow(
+    spec: ModelSpec, *, use_gpu: bool = True, threads: int | None = None
+) -> TensorFlowModel:
     """Load the SavedModel, check its detection signature, and report batch support.
 
     use_gpu=False hides any GPU from TensorFlow (--cpu); otherwise GPU memory grows as needed
-    instead of TensorFlow taking all of it at start."""
+    instead of TensorFlow taking all of it at start. threads: CPU threads for its ops (None: one
+    per core)."""
     started = time.perf_counter()
     path = model_folder(spec)
     configure_tensorflow(use_gpu=use_gpu)
     import tensorflow as tf
+
+    if threads:
+        with contextlib.suppress(RuntimeError):  # TF already ran ops in this process
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
 
     try:
         restored = tf.saved_model.load(str(path))
