@@ -123,6 +123,8 @@ def test_a_share_of_the_cores_is_what_the_runtime_uses(color_model_b1):
         model.run(frame)
         (compiled,) = model._compiled.values()  # 1 thread: one request at a time
         assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+        # Not pinned: OpenVINO would pin every worker's one thread to the same first core.
+        assert compiled.get_property("ENABLE_CPU_PINNING") is False
 
 
 @pytest.mark.skipif("openvino" not in RUNTIMES, reason="needs openvino")
