@@ -45,9 +45,9 @@ def load_backend(
     def tensorflow() -> Backend:
         return load_tensorflow(spec, use_gpu=use_gpu, threads=threads)
 
-    if backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present()):
+    if _tensorflow_chosen(backend, use_gpu):
         return tensorflow()
-    wanted = ("openvino",) if approximate else CPU_RUNTIMES if backend == "auto" else (backend,)
+    wanted = _cpu_runtimes_wanted(backend, approximate)
     installed = [name for name in wanted if installed_module(name)]
     if not installed:
         if backend != "auto" or approximate:
@@ -94,14 +94,21 @@ def convert_once(spec: ModelSpec, *, backend: str = "auto", use_gpu: bool = True
     """Make the cache entry `load_backend` would use, without loading a runtime: a batch's
     driver calls it so that its workers do not each convert the same model."""
     check_backend_choice(backend, False)
-    if backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present()):
+    if _tensorflow_chosen(backend, use_gpu):
         return
-    wanted = CPU_RUNTIMES if backend == "auto" else (backend,)
-    installed = [name for name in wanted if installed_module(name)]
+    installed = [name for name in _cpu_runtimes_wanted(backend, False) if installed_module(name)]
     if installed:
         from livedet.runtimes.prepare import prepare
 
         prepare(spec, model_folder(spec), installed, use_gpu=use_gpu)
+
+
+def _tensorflow_chosen(backend: str, use_gpu: bool) -> bool:
+    return backend == "tensorflow" or (backend == "auto" and use_gpu and gpu_present())
+
+
+def _cpu_runtimes_wanted(backend: str, approximate: bool) -> tuple[str, ...]:
+    return ("openvino",) if approximate else CPU_RUNTIMES if backend == "auto" else (backend,)
 
 
 def check_backend_choice(backend: str, approximate: bool) -> None:

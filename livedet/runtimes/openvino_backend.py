@@ -3,7 +3,8 @@ gave wrong boxes and crashed on these models), compiled per frame size.
 
 Why a static shape per size: with the open input shape OpenVINO ran the demo model slower than
 TensorFlow; compiled for the stream's size it ran it 1.4x faster. A size change (another stream,
-a reconnect at a new resolution) compiles once more (~0.3-1 s); compiled sizes are kept.
+a reconnect at a new resolution) compiles once more (0.2 s for the demo model at 640x360, 2.1 s at
+1280x720 where its anti-aliased resize runs); compiled sizes are kept.
 
 Why anti-aliased resizes are rewritten: OpenVINO's ONNX reader makes ONNX Resize(antialias=1)
 an Interpolate in linear_onnx mode, whose CPU kernel ignores the antialias flag (the demo model's
