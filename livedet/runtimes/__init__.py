@@ -55,7 +55,7 @@ def load_backend(
                 f"--backend {wanted[0]} needs the {wanted[0]} package, which is not installed; "
                 f"{FAST_EXTRA_HINT}"
             )
-        log.info("running on TensorFlow; %s for ~2x speed on a CPU", FAST_EXTRA_HINT)
+        log.info("running on TensorFlow; %s for 1.4-1.9x its speed on a CPU", FAST_EXTRA_HINT)
         return tensorflow()
 
     from livedet.runtimes.prepare import prepare
