@@ -87,6 +87,8 @@ class OpenVinoModel:
             if request is None:
                 request = self._compile(height, width, throughput=False).create_infer_request()
                 self._latency_requests[(height, width)] = request
+            if len(batch_rgb) == 1:  # live mode: no stacking on the per-frame path
+                return self._outputs(request.infer({self._input: batch_rgb}))
             frames = [batch_rgb[i : i + 1] for i in range(len(batch_rgb))]
             return stack_outputs([self._outputs(request.infer({self._input: f})) for f in frames])
         requests = self._requests(height, width)
