@@ -1,4 +1,5 @@
-"""Finding and loading CenterNet SavedModels: TF Hub short names, handles, URLs, local folders.
+"""Finding and loading detection models: TF Hub short names, handles, URLs, SavedModel folders,
+TF.js graph models (model.json), and the downloadable models of livedet.zoo by name.
 
 TensorFlow is imported here lazily (it takes seconds), never at package import.
 """
@@ -12,10 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from livedet.errors import ModelError, one_line
+from livedet.zoo import KNOWN_MODELS
 
 if TYPE_CHECKING:
     import numpy as np
 from livedet.labels import ASSETS_DIR, COCO_LABEL_MAP
+from livedet.paths import livedet_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,16 @@ OFFLINE_HINT = "use --model demo, the bundled offline model"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Where a model comes from: a local SavedModel folder or a TF Hub handle/URL."""
+    """Where a model comes from: a local SavedModel folder, a TF Hub handle/URL, a TF.js
+    model.json, or a livedet.zoo name (downloaded on first use)."""
 
     text: str  # what the user typed, for messages
     local_path: Path | None = None
     hub_handle: str | None = None
     label_map: Path = COCO_LABEL_MAP
+    tfjs_json: Path | None = None
+    zoo_name: str | None = None
+    default_threshold: float = 0.5  # the notebook's; models with low scores carry their own
 
 
 BACKENDS = ("auto", "tensorflow", "onnxruntime", "openvino")
@@ -78,6 +85,9 @@ def resolve_model(text: str) -> ModelSpec:
     """Turn a --model value into a ModelSpec without touching the network or TensorFlow."""
     if text == "demo":
         return _local_spec(DEMO_MODEL_DIR, text)
+    if text in KNOWN_MODELS:
+        known = KNOWN_MODELS[text]
+        return ModelSpec(text=text, zoo_name=text, default_threshold=known.default_threshold)
     if text in CENTERNET_VARIANTS:
         return ModelSpec(text=text, hub_handle=f"{HUB_ROOT}/{text}/1")
     if text.startswith(("http://", "https://")):
@@ -88,14 +98,20 @@ def resolve_model(text: str) -> ModelSpec:
     if text.count("/") >= 2 and not text.startswith((".", "/", "~")) and not path.suffix:
         # A bare hub handle such as "tensorflow/centernet/resnet50v1_fpn_512x512/1".
         return ModelSpec(text=text, hub_handle=f"https://tfhub.dev/{text}")
-    names = ", ".join(["demo", *CENTERNET_VARIANTS])
+    names = ", ".join(["demo", *KNOWN_MODELS, *CENTERNET_VARIANTS])
     raise ModelError(
-        f"--model {text!r}: no such folder, and not a known model name or URL; "
-        f"use a SavedModel folder, a TF Hub URL, or one of: {names}"
+        f"--model {text!r}: no such file or folder, and not a known model name or URL; "
+        f"use a SavedModel folder, a TF.js model.json, a TF Hub URL, or one of: {names} "
+        "(`livedet models` lists them)"
     )
 
 
 def _local_spec(path: Path, text: str) -> ModelSpec:
+    tfjs = path.suffix == ".json" or (path.is_dir() and any(path.glob("*.json")))
+    if tfjs and not (path / "saved_model.pb").is_file() and not (path / "saved_model").is_dir():
+        from livedet.tfjs.graph_model import find_model_json
+
+        return ModelSpec(text=text, tfjs_json=find_model_json(path))
     # A TF2 detection-zoo download unpacks to <name>/saved_model/saved_model.pb (+ pipeline.config).
     for folder in (path, path / "saved_model"):
         if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
@@ -123,11 +139,6 @@ def _local_spec(path: Path, text: str) -> ModelSpec:
 def default_hub_cache() -> Path:
     """A persistent cache: TF Hub's default lives in /tmp and gets purged (tensorflow/hub#896)."""
     return livedet_cache_dir() / "tfhub"
-
-
-def livedet_cache_dir() -> Path:
-    """~/.cache/livedet, or under $XDG_CACHE_HOME: persistent, unlike the system temp dir."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livedet"
 
 
 def load_model(
@@ -184,8 +195,19 @@ def cached_hub_folder(handle: str) -> Path | None:
 
 
 def model_folder(spec: ModelSpec) -> Path:
-    """The SavedModel folder of `spec`, downloading a hub model once (imports TensorFlow then)."""
+    """The SavedModel folder of `spec`, downloading a hub or zoo model once and exporting a TF.js
+    model once (both import TensorFlow then)."""
     if spec.local_path is not None:
         return spec.local_path
+    if spec.zoo_name is not None or spec.tfjs_json is not None:
+        from livedet.tfjs.export import exported_folder
+        from livedet.zoo import require_pulled
+
+        known = KNOWN_MODELS.get(spec.zoo_name or "")
+        model_json = require_pulled(known) if known else spec.tfjs_json
+        assert model_json is not None
+        return exported_folder(
+            model_json, known.decoding if known else None, livedet_cache_dir() / "tfjs"
+        )
     assert spec.hub_handle is not None
     return cached_hub_folder(spec.hub_handle) or _download(spec)

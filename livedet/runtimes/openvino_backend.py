@@ -113,8 +113,12 @@ class OpenVinoModel:
         return self._throughput_requests[key]
 
     def _outputs(self, results: Any) -> dict[str, np.ndarray]:
-        # Copies: the request's buffers are reused by its next inference.
-        return {port.get_any_name(): np.array(value) for port, value in results.items()}
+        # Copies: the request's buffers are reused by its next inference. Every name of a port:
+        # OpenVINO may give an output the names of the tensors it was folded into
+        # (num_detections, a Slice of NMS's output, came out under another name).
+        return {
+            name: np.array(value) for port, value in results.items() for name in port.get_names()
+        }
 
     def _compile(self, height: int, width: int, *, throughput: bool) -> Any:
         key = (height, width, throughput)

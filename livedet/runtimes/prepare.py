@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from livedet.errors import one_line
 from livedet.models import FAST_EXTRA_HINT, Backend, ModelSpec
 from livedet.runtimes.cache import (
@@ -67,7 +69,7 @@ def prepare(
 
         tensorflow = load_tensorflow(spec, use_gpu=use_gpu, threads=threads)
         log.warning("converting %s for the CPU runtimes (once; cached in %s)", spec.text, folder)
-        record = _convert(spec, tensorflow, folder)
+        record = _convert(spec, tensorflow, saved_model, folder)
     pending = [name for name in runtimes if name not in record.get("runtimes", {})]
     if record["converted"] and pending:
         from livedet.runtimes.verify import load_reference, verify
@@ -85,8 +87,9 @@ def prepare(
     return Prepared(folder, record, tensorflow)
 
 
-def _convert(spec: ModelSpec, tensorflow: Any, folder: Path) -> dict[str, Any]:
+def _convert(spec: ModelSpec, tensorflow: Any, saved_model: Path, folder: Path) -> dict[str, Any]:
     from livedet.runtimes.convert import ConversionError, convert_signature
+    from livedet.runtimes.exact_reference import exact_outputs
     from livedet.runtimes.verify import batches, ms_per_frame, reference_frames, save_reference
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,10 +101,16 @@ def _convert(spec: ModelSpec, tensorflow: Any, folder: Path) -> dict[str, Any]:
     }
     inputs = batches(reference_frames())
     try:
-        outputs = [tensorflow.run(batch) for batch in inputs]
+        fast = [tensorflow.run(batch) for batch in inputs]
         # After the pass above warmed it up, timed as verify() times the runtimes.
         record["tensorflow_ms_per_frame"] = ms_per_frame(tensorflow.run, inputs[-1])
         convert_signature(tensorflow.signature, folder / ONNX_FILE)
+        outputs = exact_outputs(saved_model, inputs, folder)
+        # How far TensorFlow's own (oneDNN) arithmetic is from the exact reference, for the record.
+        record["tensorflow_score_deviation"] = max(
+            float(np.abs(np.sort(f["detection_scores"]) - np.sort(e["detection_scores"])).max())
+            for f, e in zip(fast, outputs, strict=True)
+        )
     except ConversionError as e:
         record.update(converted=False, reason=f"conversion failed: {one_line(str(e), 200)}")
     except Exception as e:  # TensorFlow itself failed on the verification frames
