@@ -127,7 +127,7 @@ def add_tracking(
         events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
         on_event = fan_out(events.write, on_event)
     for lane in lanes:
-        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold)
+        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold or 0.5)
         lane.analytics = SourceAnalytics(
             tracker,
             name=lane.name,

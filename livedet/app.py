@@ -7,6 +7,7 @@ stats = run(Config(video=Path("in.mp4"), out=Path("out.mp4"), model="demo"))
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from dataclasses import fields
@@ -23,7 +24,7 @@ from livedet.display import check_display_available
 from livedet.errors import RuntimeFailure, UsageError, one_line
 from livedet.grid import GRID_FPS, GridRecorder
 from livedet.labels import load_label_map, parse_class_filter
-from livedet.models import LoadedModel, load_model, resolve_model
+from livedet.models import LoadedModel, default_model, load_model, resolve_model
 from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
 from livedet.records import DetectionsLog
@@ -52,6 +53,7 @@ def run(
     The --stats file is written on every path, including errors and interruptions.
     """
     config.validate()
+    config = with_model_defaults(config)
     shutdown = shutdown or Shutdown()
     stats = RunStats()
     try:
@@ -69,6 +71,19 @@ def run(
     return stats
 
 
+def with_model_defaults(config: Config) -> Config:
+    """`config` with the model (this machine's default, said in one line) and the threshold (the
+    model's own default) filled in where the user gave none."""
+    model = config.model
+    if model is None:
+        model, note = default_model(use_gpu=not config.cpu)
+        log.warning("%s", note)
+    threshold = config.threshold
+    if threshold is None:
+        threshold = resolve_model(model).default_threshold
+    return dataclasses.replace(config, model=model, threshold=threshold)
+
+
 def _natural_end(config: Config, stats: RunStats) -> str:
     if config.max_frames and stats.frames_in >= config.max_frames:
         return channels.MAX_FRAMES
@@ -82,6 +97,7 @@ def _run(
     progress: bool,
     preloaded: LoadedModel | None,
 ) -> None:
+    assert config.model is not None and config.threshold is not None  # with_model_defaults
     spec = resolve_model(config.model)
     labels = load_label_map(config.labels or spec.label_map)
     with contextlib.ExitStack() as resources:

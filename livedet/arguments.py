@@ -10,7 +10,14 @@ from typing import Any
 
 from livedet.config import OVERLAYS
 from livedet.errors import UsageError
-from livedet.models import BACKENDS, CENTERNET_VARIANTS, DEFAULT_MODEL, DEMO_CLIP
+from livedet.models import (
+    BACKENDS,
+    CENTERNET_VARIANTS,
+    CPU_DEFAULT_MODEL,
+    DEMO_CLIP,
+    GPU_DEFAULT_MODEL,
+)
+from livedet.zoo import KNOWN_MODELS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -103,13 +110,15 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     mdl = p.add_argument_group("model")
     mdl.add_argument(
         "--model",
-        default="demo" if demo else DEFAULT_MODEL,
-        metavar="NAME|URL|DIR",
-        help="'demo' (bundled, offline), a CenterNet short name ("
+        default="demo" if demo else None,
+        metavar="NAME|URL|PATH",
+        help="'demo' (bundled, offline), "
+        + ", ".join(KNOWN_MODELS)
+        + " (real COCO objects at camera rate on a CPU; downloaded once), a TF Hub CenterNet ("
         + ", ".join(CENTERNET_VARIANTS)
-        + "), a TF Hub handle or URL, or a "
-        "SavedModel / detection-zoo folder (default: "
-        + ("demo)" if demo else "the notebook's hourglass_512x512)"),
+        + "), a TF Hub handle or URL, a SavedModel / detection-zoo folder, or a TF.js graph "
+        "model (model.json); `livedet models` lists them (default: "
+        + ("demo)" if demo else f"{GPU_DEFAULT_MODEL} with a GPU, {CPU_DEFAULT_MODEL} without)"),
     )
     mdl.add_argument(
         "--labels",
@@ -120,8 +129,9 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     mdl.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
-        help="minimum score (default 0.5; + and - change it live)",
+        default=None,
+        help="minimum score (default: the model's, 0.5 or 0.3 for "
+        f"{CPU_DEFAULT_MODEL}; + and - change it live)",
     )
     mdl.add_argument(
         "--classes", metavar="LIST", help="only these classes: names or ids, comma-separated"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from livedet.atomic import check_output_path
 from livedet.errors import UsageError
-from livedet.models import DEFAULT_MODEL
 from livedet.records import DETECTION_FORMATS
 from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
@@ -65,9 +64,9 @@ class Config:
     out_dir: Path | None = None  # one video + detections file per source, named after it
     detections: Path | None = None
     stats: Path | None = None
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: this machine's default (livedet.models.default_model)
     labels: Path | None = None
-    threshold: float = 0.5
+    threshold: float | None = None  # None: the model's own default (0.5, 0.3 for some)
     classes: str | None = None
     max_boxes: int | None = None
     batch_size: int = 4

@@ -23,7 +23,8 @@ from livedet.paths import livedet_cache_dir
 log = logging.getLogger(__name__)
 
 HUB_ROOT = "https://tfhub.dev/tensorflow/centernet"
-DEFAULT_MODEL = f"{HUB_ROOT}/hourglass_512x512/1"
+GPU_DEFAULT_MODEL = "hourglass_512x512"  # the notebook's: 70 ms a frame on a GPU, ~2.6 s on a CPU
+CPU_DEFAULT_MODEL = "centernet-mobilenetv3"  # ~20-45 ms a frame on 2 CPU cores (docs/models.md)
 DEMO_MODEL_DIR = ASSETS_DIR / "demo_model"
 DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 
@@ -79,6 +80,27 @@ class Backend(Protocol):
 
 
 LoadedModel = Backend  # the name callers have used since before there were several backends
+
+
+def gpu_present() -> bool:
+    """An NVIDIA driver is loaded: the cheap test that keeps CPU-only machines off TensorFlow
+    (importing it costs ~3 s and ~600 MB). TensorFlow's pip wheel supports only NVIDIA GPUs."""
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def default_model(*, use_gpu: bool = True) -> tuple[str, str]:
+    """The model to run when none is named, and one line saying which and why: the notebook's
+    hourglass where there is a GPU, the fast real CenterNet where there is none (the hourglass
+    takes ~2.6 s a frame on a laptop CPU: a slideshow)."""
+    if use_gpu and gpu_present():
+        return GPU_DEFAULT_MODEL, (
+            f"model {GPU_DEFAULT_MODEL} (a GPU is present; --model {CPU_DEFAULT_MODEL} "
+            "for the fast one)"
+        )
+    return CPU_DEFAULT_MODEL, (
+        f"model {CPU_DEFAULT_MODEL} (no GPU: the notebook's {GPU_DEFAULT_MODEL} would take "
+        f"seconds a frame; --model {GPU_DEFAULT_MODEL} to use it anyway)"
+    )
 
 
 def resolve_model(text: str) -> ModelSpec:

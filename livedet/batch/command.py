@@ -18,7 +18,7 @@ from livedet.batch.progress import BatchProgress, summary_table
 from livedet.batch.work import BatchSettings
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
-from livedet.models import BACKENDS, resolve_model
+from livedet.models import BACKENDS, default_model, resolve_model
 from livedet.runtimes import check_backend_choice, convert_once
 
 log = logging.getLogger("livedet")
@@ -41,9 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
         "or a list file (@FILE, or FILE.txt: one path a line)",
     )
     p.add_argument("--out-dir", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--model", default="demo", metavar="NAME|URL|DIR", help="as for livedet")
+    p.add_argument(
+        "--model",
+        metavar="NAME|URL|PATH",
+        help="as for livedet (default, as there: hourglass_512x512 with a GPU, "
+        "centernet-mobilenetv3 without)",
+    )
     p.add_argument("--labels", type=Path, metavar="FILE", help="label map (default: the model's)")
-    p.add_argument("--threshold", type=float, default=0.5, help="minimum score (default 0.5)")
+    p.add_argument(
+        "--threshold", type=float, help="minimum score (default: the model's, as for livedet)"
+    )
     p.add_argument("--classes", metavar="LIST", help="only these classes: names or ids")
     p.add_argument("--max-boxes", type=int, metavar="N", help="at most N boxes per frame")
     p.add_argument("--max-frames", type=int, metavar="N", help="at most N frames per file")
@@ -127,9 +134,14 @@ def main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         configure_logging(verbose=args.verbose, debug=args.debug, prefix="livedet batch")
-        if not 0.0 <= args.threshold <= 1.0:
+        if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise UsageError(f"--threshold {args.threshold}: must be between 0 and 1")
+        if args.model is None:  # the same default as livedet's, said the same way
+            args.model, note = default_model(use_gpu=not args.cpu)
+            log.warning("%s", note)
         spec = resolve_model(args.model)  # a typo in --model fails now, not in every worker
+        if args.threshold is None:
+            args.threshold = spec.default_threshold
         check_backend_choice(args.backend, approximate=False)
         settings = BatchSettings(
             model=args.model,

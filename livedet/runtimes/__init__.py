@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from livedet.errors import ModelError, UsageError
-from livedet.models import BACKENDS, FAST_EXTRA_HINT, Backend, ModelSpec, model_folder
+from livedet.models import (
+    BACKENDS,
+    FAST_EXTRA_HINT,
+    Backend,
+    ModelSpec,
+    gpu_present,
+    model_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +154,6 @@ def open_runtime(
 def installed_module(name: str) -> bool:
     """Whether a runtime's package is installed, without importing it."""
     return importlib.util.find_spec(_MODULES[name]) is not None
-
-
-def gpu_present() -> bool:
-    """An NVIDIA driver is loaded: the cheap test that keeps CPU-only machines off TensorFlow
-    (importing it costs ~3 s and ~600 MB). TensorFlow's pip wheel supports only NVIDIA GPUs."""
-    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def stack_outputs(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
