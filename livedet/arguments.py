@@ -55,6 +55,7 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         if demo
         else "Real-time CenterNet object detection on cameras, streams, videos and photos.",
         epilog="Subcommands: `livedet demo [flags]` runs the bundled offline demo; "
+        "`livedet models` lists the models (`livedet models pull NAME` downloads one ahead); "
         "`livedet batch --help` processes many files; `livedet bench --help` measures.",
     )
     src = p.add_argument_group("input (repeat --camera/--video/--source for several at once)")

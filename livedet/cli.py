@@ -86,10 +86,15 @@ def _given_flags(words: list[str], demo: bool) -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit status (does not call sys.exit; tests call this)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("bench", "batch"):
+    commands = {
+        "bench": "livedet.bench",
+        "batch": "livedet.batch",
+        "models": "livedet.models_command",
+    }
+    if argv and argv[0] in commands:
         import importlib
 
-        return int(importlib.import_module(f"livedet.{argv[0]}").main(argv[1:]))
+        return int(importlib.import_module(commands[argv[0]]).main(argv[1:]))
     debug = "--debug" in argv
     from livedet.app import run
 

