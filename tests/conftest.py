@@ -107,8 +107,14 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliRun]]:
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Conversions and downloads go to a per-session temporary cache, never ~/.cache/livedet."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    """Conversions and downloads go to a per-session temporary cache, never ~/.cache/livedet,
+    and a model download never reaches the network (LIVEDET_OFFLINE)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache(tmp_path_factory)))
+    monkeypatch.setenv("LIVEDET_OFFLINE", "1")
+
+
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.getbasetemp() / "cache"
 
 
 @pytest.fixture(autouse=True)

@@ -66,6 +66,26 @@ def tfjs_node_modules() -> Path:
     return _require(cache_dir() / "tfjs" / "node_modules" / "@tensorflow" / "tfjs", TFJS)
 
 
+def photo_clip(path: Path, frames_per_photo: int = 12, fps: float = 15.0) -> Path:
+    """A 640x480 clip made of the real photos: each scaled to cover the frame, then panned
+    slowly across, like a camera sweeping a scene (FFV1 .mkv: lossless)."""
+    import cv2
+    import numpy as np
+    from fixture_models import write_video
+
+    frames = []
+    for name in PHOTOS:
+        image = cv2.cvtColor(cv2.imread(str(photo(name))), cv2.COLOR_BGR2RGB)
+        scale = max(640 / image.shape[1], 480 / image.shape[0]) * 1.1
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        spare_x, spare_y = image.shape[1] - 640, image.shape[0] - 480
+        for i in range(frames_per_photo):
+            x = round(spare_x * i / max(1, frames_per_photo - 1))
+            y = spare_y // 2
+            frames.append(np.ascontiguousarray(image[y : y + 480, x : x + 640]))
+    return write_video(path, frames, fps=fps)
+
+
 def _require(path: Path, what: str) -> Path:
     if path.exists():
         return path
