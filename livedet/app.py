@@ -53,11 +53,12 @@ def run(
     The --stats file is written on every path, including errors and interruptions.
     """
     config.validate()
+    default_note = None if config.model else default_model(use_gpu=not config.cpu)[1]
     config = with_model_defaults(config)
     shutdown = shutdown or Shutdown()
     stats = RunStats()
     try:
-        _run(config, shutdown, stats, progress, model)
+        _run(config, shutdown, stats, progress, model, default_note)
         stats.exit_reason = shutdown.reason or _natural_end(config, stats)
     except BaseException as e:
         lost = isinstance(e, RuntimeFailure) and str(e).startswith("lost ")
@@ -72,12 +73,11 @@ def run(
 
 
 def with_model_defaults(config: Config) -> Config:
-    """`config` with the model (this machine's default, said in one line) and the threshold (the
-    model's own default) filled in where the user gave none."""
+    """`config` with the model (this machine's default) and the threshold (the model's own
+    default) filled in where the user gave none."""
     model = config.model
     if model is None:
-        model, note = default_model(use_gpu=not config.cpu)
-        log.warning("%s", note)
+        model, _ = default_model(use_gpu=not config.cpu)
     threshold = config.threshold
     if threshold is None:
         threshold = resolve_model(model).default_threshold
@@ -96,6 +96,7 @@ def _run(
     stats: RunStats,
     progress: bool,
     preloaded: LoadedModel | None,
+    default_note: str | None = None,
 ) -> None:
     assert config.model is not None and config.threshold is not None  # with_model_defaults
     spec = resolve_model(config.model)
@@ -109,6 +110,8 @@ def _run(
         window = None
         if config.display:  # after the sources: "no camera" is the more basic news
             _check_display(config)
+        if default_note and preloaded is None:  # said once the sources opened: not before an error
+            log.warning("%s", default_note)
         model = preloaded or load_interruptibly(
             lambda: load_model(
                 spec, backend=config.backend, use_gpu=not config.cpu, approximate=config.approximate

@@ -191,7 +191,7 @@ BAD: list[tuple[str, Callable[[Case], list[Any]], str]] = [
             c.tmp / "d.jsonl",
             "--no-display",
         ],
-        "no such folder",
+        "no such file or folder",
     ),
     (
         "model folder empty",

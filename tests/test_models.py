@@ -85,7 +85,7 @@ def test_zoo_folder_layout_is_accepted(tmp_path, color_model_b1):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p, "no such folder"),
+        (lambda p: p, "no such file or folder"),
         (lambda p: (p.mkdir(), p)[1], "holds no saved_model.pb"),
         (lambda p: (p.write_text("x"), p)[1], "is a file, not a SavedModel folder"),
     ],

@@ -136,9 +136,9 @@ def main(argv: list[str]) -> int:
         configure_logging(verbose=args.verbose, debug=args.debug, prefix="livedet batch")
         if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise UsageError(f"--threshold {args.threshold}: must be between 0 and 1")
+        note = None
         if args.model is None:  # the same default as livedet's, said the same way
             args.model, note = default_model(use_gpu=not args.cpu)
-            log.warning("%s", note)
         spec = resolve_model(args.model)  # a typo in --model fails now, not in every worker
         if args.threshold is None:
             args.threshold = spec.default_threshold
@@ -155,6 +155,8 @@ def main(argv: list[str]) -> int:
             backend=args.backend,
         )
         runner = make_runner(args, settings)
+        if note:  # once the command line is known to be good: a bad one gets one line
+            log.warning("%s", note)
         progress = BatchProgress()
 
         def convert_then_start(todo: int) -> None:

@@ -48,6 +48,7 @@ class BenchOptions:
     skip: frozenset[str] = frozenset()  # round-2 sections to leave out: multi, tracking, batch
     multi_seconds: float = 20.0  # per many-cameras measurement
     backends: bool = False
+    real_model: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
     heavy_frames: int = 40
     min_seconds: float = 3.0  # per model-only measurement
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         "processes (several minutes)",
     )
     p.add_argument(
+        "--real-model",
+        action="store_true",
+        help="add the real-model section: centernet-mobilenetv3 at 640x480 on every backend and "
+        "live at 30 fps on the fastest (needs `livedet models pull centernet-mobilenetv3`)",
+    )
+    p.add_argument(
         "--heavy-model",
         help="heavy batch-1 model (default: the ResNet50-FPN "
         "stand-in, built once into the cache folder)",
@@ -149,6 +156,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
         multi_seconds=args.multi_seconds,
         backends=args.backends,
+        real_model=args.real_model,
         heavy_model=args.heavy_model,
         heavy_frames=args.heavy_frames,
         min_seconds=args.min_seconds,
@@ -190,6 +198,12 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             results["heavy"] = _heavy_model(options, video, frames, folder)
         if options.backends:
             results["backends"] = _backends(options, video, results.get("heavy"))
+        if options.real_model:
+            from livedet.bench import real_model
+
+            _step(f"real model: {real_model.NAME} on every backend, then live")
+            live_seconds = min(options.live_seconds, 30.0) if options.live_seconds else 0.0
+            results["real_model"] = real_model.measure(video, live_seconds, folder)
     results.update(
         extras.run(model=options.model, seconds=options.multi_seconds, skip=options.skip)
     )

@@ -58,6 +58,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         from livedet.bench.backends import check_targets
 
         check_targets(results["backends"], check)
+    if results.get("real_model"):
+        from livedet.bench import real_model
+
+        real_model.targets(results["real_model"], check)
     rss = results.get("rss")
     if rss:
         check(f"RSS growth MB over {rss['frames']} frames", rss["growth_mb"], 50.0, False)
@@ -138,6 +142,10 @@ def table(results: dict[str, Any]) -> str:
         from livedet.bench import backends
 
         backends.rows(results["backends"], add)
+    if results.get("real_model"):
+        from livedet.bench import real_model
+
+        real_model.rows(results["real_model"], add)
     extras.rows(results, add)
     for t in results["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]

@@ -332,10 +332,15 @@ class _LatencyRecorder:
 
 
 def live_mode(
-    model: str, frames_bgr: Sequence[np.ndarray], seconds: float, out: Path, fps: float = 30.0
+    model: str,
+    frames_bgr: Sequence[np.ndarray],
+    seconds: float,
+    out: Path,
+    fps: float = 30.0,
+    backend: str = "tensorflow",
 ) -> dict[str, Any]:
     """Live pipeline (batch 1, newest frame wins) on a simulated camera for `seconds`."""
-    loaded = _load(model)
+    loaded = _load(model, backend)
     camera = SimulatedCamera(frames_bgr, fps)
     source = _Timed(LiveSource(lambda: camera, "simulated camera"), camera)
     recorder = _LatencyRecorder(VideoSink(out, fps=fps), source)
@@ -359,6 +364,7 @@ def live_mode(
     first = latency_ms[since_start < window]
     last = latency_ms[since_start >= since_start.max() - window] if len(samples) else latency_ms
     return {
+        "backend": loaded.name,
         "seconds": seconds,
         "camera_fps": fps,
         "frames_captured": stats.frames_in + camera.missed,

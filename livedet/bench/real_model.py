@@ -1,0 +1,170 @@
+"""`livedet bench --real-model`: the real COCO CenterNet (centernet-mobilenetv3) at camera rate.
+
+Model-only ms/frame on TensorFlow, ONNX Runtime and OpenVINO (each in its own process, 640x480
+frames, pre/post-processing included: they are in the exported graph), then a simulated 640x480
+30 fps camera detected on every frame on the fastest verified backend: the inference stage's
+ms/frame, dropped frames and latency. A runtime that failed verification is still timed (so
+its speed is known) and marked unverified; livedet itself would not use it.
+
+Run as a child: python -m livedet.bench.real_model SECTION BACKEND CLIP [SECONDS]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livedet.zoo import CENTERNET_MOBILENETV3, is_pulled
+
+NAME = CENTERNET_MOBILENETV3.name
+SIZE = (640, 480)
+LIVE_BUDGET_MS = 33.0  # one frame interval at 30 fps
+SPEEDUP_TARGET = 2.0  # the fastest backend against TensorFlow, model only
+
+
+def measure(video: Path, live_seconds: float, folder: Path) -> dict[str, Any]:
+    from livedet.bench.backends import fast_backends
+
+    if not is_pulled(CENTERNET_MOBILENETV3):
+        return {"skipped": f"{NAME} is not downloaded: run `livedet models pull {NAME}`"}
+    clip = _clip_640x480(video, folder / "real-640x480.mp4")
+    results: dict[str, Any] = {"video": str(video), "frame_size": list(SIZE)}
+    for backend in ["tensorflow", *fast_backends()]:
+        results[f"model_only_{backend}"] = _child("model_only", backend, clip)
+    verified = [b for b in fast_backends() if results[f"model_only_{b}"].get("verified")] + [
+        "tensorflow"
+    ]
+    fastest = min(verified, key=lambda b: results[f"model_only_{b}"].get("ms", float("inf")))
+    results["fastest"] = fastest
+    if live_seconds > 0:
+        results["live"] = _child("live", fastest, clip, live_seconds)
+    return results
+
+
+def _clip_640x480(video: Path, out: Path) -> Path:
+    """The bench's clip scaled to 640x480: a webcam's frame, whatever the clip's size."""
+    import cv2
+
+    from livedet.bench.runs import read_frames
+    from livedet.sinks import VideoSink
+
+    sink = VideoSink(out, fps=30.0)
+    try:
+        for i, frame in enumerate(read_frames(video, 150)):
+            sink.write(cv2.resize(frame, SIZE, interpolation=cv2.INTER_AREA), i / 30.0)
+    finally:
+        sink.close()
+    return out
+
+
+def _child(section: str, backend: str, clip: Path, seconds: float = 0.0) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", __name__, section, backend, str(clip), str(seconds)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _model_only(backend: str, clip: Path) -> dict[str, Any]:
+    from livedet.bench.runs import read_frames, rgb_batch
+    from livedet.models import model_folder, resolve_model
+
+    spec = resolve_model(NAME)
+    verified = True
+    if backend == "tensorflow":
+        from livedet.runtimes.tensorflow_backend import load_tensorflow
+
+        model: Any = load_tensorflow(spec)
+    else:
+        from livedet.runtimes import open_runtime
+        from livedet.runtimes.prepare import prepare
+
+        prepared = prepare(spec, model_folder(spec), [backend], use_gpu=False)
+        record = prepared.record
+        verified = bool(record.get("runtimes", {}).get(backend, {}).get("verified"))
+        model = open_runtime(backend, spec, prepared.folder, record, False, False)
+    frames = rgb_batch(read_frames(clip, 30))
+    for frame in frames[:3]:
+        model.run(frame[None])  # warm-up
+    times: list[float] = []
+    deadline = time.perf_counter() + 5.0
+    while time.perf_counter() < deadline or len(times) < 30:
+        frame = frames[len(times) % len(frames)]
+        started = time.perf_counter()
+        model.run(frame[None])
+        times.append(time.perf_counter() - started)
+    ms = np.array(times) * 1000
+    return {
+        "backend": backend,
+        "verified": verified,
+        "ms": round(float(np.median(ms)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "calls": len(times),
+    }
+
+
+def targets(results: dict[str, Any], check: Any) -> None:
+    tf_ms = results.get("model_only_tensorflow", {}).get("ms")
+    fastest = results.get("fastest")
+    fast_ms = results.get(f"model_only_{fastest}", {}).get("ms")
+    if tf_ms and fast_ms:
+        check(f"real model: fastest ({fastest}) / TensorFlow speed", tf_ms / fast_ms,
+              SPEEDUP_TARGET, True)  # fmt: skip
+    live = results.get("live") or {}
+    inference = (live.get("stage_ms_per_frame") or {}).get("inference")
+    if inference is not None:
+        check(f"real model live on {fastest}: model + pre/post ms/frame", inference,
+              LIVE_BUDGET_MS, False)  # fmt: skip
+
+
+def rows(results: dict[str, Any], add: Any) -> None:
+    if "skipped" in results:
+        add("real model", f"skipped: {results['skipped']}")
+        return
+    for key, value in results.items():
+        if key.startswith("model_only_"):
+            note = "" if value.get("verified", True) else " (unverified: livedet would not use it)"
+            shown = f"{value['ms']} ms (p95 {value['p95_ms']})" if "ms" in value else str(value)
+            add(f"real model {NAME} 640x480: {value.get('backend', key)} model only", shown + note)
+    live = results.get("live") or {}
+    if "latency_ms" in live:
+        lat = live["latency_ms"]
+        add(
+            f"real model live {live['seconds']:.0f} s @ 30 fps on {results['fastest']}",
+            f"inference {live['stage_ms_per_frame'].get('inference', 0):.1f} ms/frame, output "
+            f"{live['output_fps']:.1f} fps, dropped {live['frames_dropped']} of "
+            f"{live['frames_captured']}, latency p50/p95 {lat['p50']:.0f} / {lat['p95']:.0f} ms",
+        )
+    elif live:
+        add("real model live", str(live))
+
+
+def _main(argv: list[str]) -> None:
+    section, backend, clip = argv[0], argv[1], Path(argv[2])
+    if section == "model_only":
+        print(json.dumps(_model_only(backend, clip)))
+        return
+    import tempfile
+
+    from livedet.bench.runs import live_mode, read_frames
+
+    with tempfile.TemporaryDirectory(prefix="livedet-bench-") as folder:
+        result = live_mode(
+            NAME, read_frames(clip, 150), float(argv[3]), Path(folder) / "live.mp4",
+            backend=backend,
+        )  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
