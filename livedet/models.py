@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 HUB_ROOT = "https://tfhub.dev/tensorflow/centernet"
 GPU_DEFAULT_MODEL = "hourglass_512x512"  # the notebook's: 70 ms a frame on a GPU, ~2.6 s on a CPU
-CPU_DEFAULT_MODEL = "centernet-mobilenetv3"  # ~20-45 ms a frame on 2 CPU cores (docs/models.md)
+CPU_DEFAULT_MODEL = "centernet-mobilenetv3"  # 30-35 ms a frame on 2 CPU cores (docs/models.md)
 DEMO_MODEL_DIR = ASSETS_DIR / "demo_model"
 DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 

@@ -76,7 +76,7 @@ CENTERNET_MOBILENETV3 = KnownModel(
     summary="80 COCO classes (TF.js graph model)",
     coco_map=25.1,
     licence="MIT conversion; upstream: no licence",
-    cpu_ms="~20 (ONNX Runtime), ~45 (TensorFlow)",
+    cpu_ms="30 (ONNX Runtime, OpenVINO), 35 (TensorFlow)",
     files=(
         RemoteFile(
             "centernet.json",
