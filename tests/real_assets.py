@@ -123,7 +123,11 @@ def fetch() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["fetch"]:
-        sys.exit("usage: python tests/real_assets.py fetch")
-    fetch()
-    print(f"real test assets cached in {cache_dir()}")
+    if sys.argv[1:] == ["fetch"]:
+        fetch()
+        print(f"real test assets cached in {cache_dir()}")
+    elif len(sys.argv) == 3 and sys.argv[1] == "clip":  # the clip docs/real_objects.jpg comes from
+        sys.path.insert(0, str(Path(__file__).parent))
+        print(photo_clip(Path(sys.argv[2])))
+    else:
+        sys.exit("usage: python tests/real_assets.py fetch | clip OUT.mkv")
