@@ -273,14 +273,17 @@ def open_lane(
         named = settings.name or (settings.display_name() if several else None)
         detections_out = DetectionsLog(detections, source=named)
         resources.callback(detections_out.close)
-    classes = settings.classes if settings.classes is not None else config.classes
+    classes, where = config.classes, "--classes"
+    if settings.classes is not None:  # a kiosk file's [[source]] setting: name that source
+        classes = settings.classes
+        where = f"source {settings.name or settings.display_name()!r} classes"
     return Lane(
         source,
         name=settings.name or settings.display_name(),
         video_out=video_out,
         detections_out=detections_out,
         threshold=settings.threshold if settings.threshold is not None else config.threshold,
-        class_ids=parse_class_filter(classes, labels) if classes else None,
+        class_ids=parse_class_filter(classes, labels, where) if classes else None,
         max_boxes=config.max_boxes,
     )
 

@@ -172,7 +172,12 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="annotated video (.mp4 H.264, .mkv, .mov, .webm, .avi) or image"
-        + (" (default: demo.mp4, unless --show or --loop)" if demo else ""),
+        + (
+            " (default: demo.mp4 in this folder, replaced on every run, unless --show or --loop;"
+            " a file given with -o is replaced only with --overwrite)"
+            if demo
+            else ""
+        ),
     )
     out.add_argument(
         "--out-dir",

@@ -136,6 +136,8 @@ class Config:
     def display(self) -> bool:
         if self.show is not None:
             return self.show
+        if self.fullscreen:  # asking for the whole screen is asking for a window, files or not
+            return True
         return self.out is None and self.out_dir is None and not self._per_source_outputs()
 
     def _per_source_outputs(self) -> bool:
@@ -257,8 +259,36 @@ class Config:
             parse_mqtt_url(self.mqtt)
 
     def _validate_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
-        if self.out_dir is not None and not self.out_dir.is_dir():
-            raise UsageError(f"--out-dir {self.out_dir}: no such folder; create it first")
+        created = self._create_out_dir()
+        try:
+            self._check_outputs(sources)
+        except BaseException:
+            if created is not None and self.out_dir is not None:
+                _remove_created(self.out_dir, created)  # a refused run leaves nothing behind
+            raise
+
+    def _create_out_dir(self) -> Path | None:
+        """--out-dir is created with its parents, as `livedet batch --out-dir` does; returns the
+        topmost folder this created (None if it was there)."""
+        if self.out_dir is None:
+            return None
+        if self.out_dir.exists():
+            if not self.out_dir.is_dir():
+                raise UsageError(f"--out-dir {self.out_dir} is a file; give a folder")
+            return None
+        topmost = self.out_dir
+        while not topmost.parent.exists():
+            topmost = topmost.parent
+        try:
+            self.out_dir.mkdir(parents=True)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise UsageError(
+                f"--out-dir {self.out_dir}: cannot create it ({reason}); choose another folder"
+            ) from e
+        return topmost
+
+    def _check_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
         inputs = {Path(s.target).resolve() for s in sources if not s.live}
         outputs: list[tuple[str, Path, frozenset[str]]] = []
         for source in sources:
@@ -281,6 +311,19 @@ class Config:
             raise UsageError("--out, --detections and --stats must be different files")
         if self.stats is not None:
             check_output_path(self.stats, frozenset({".json"}), "--stats", overwrite=True)
+
+
+def _remove_created(folder: Path, topmost: Path) -> None:
+    """Remove `folder` and its parents up to `topmost`, folders this run created (rmdir: only
+    while they are empty)."""
+    try:
+        while True:
+            folder.rmdir()
+            if folder == topmost:
+                return
+            folder = folder.parent
+    except OSError:
+        pass
 
 
 def _positive(flag: str, value: int | None) -> None:

@@ -6,7 +6,7 @@
 
     [[source]]
     name = "door"
-    camera = "0"                  # or video = "promo.mp4", or url = "rtsp://cam2/stream"
+    camera = "0"                  # or a stream URL, or video = "promo.mp4", or url = "rtsp://..."
     threshold = 0.6
     classes = "person"
 
@@ -114,8 +114,10 @@ def _source(entry: Any, index: int, path: Path, base: Path) -> SourceSettings:
     target = str(entry[kinds[0]])
     if kinds[0] == "video" and "://" not in target and not Path(target).is_absolute():
         target = str(base / target)
-    if kinds[0] == "camera" and not target.isdigit():
-        raise UsageError(f'{where}: camera = {target!r}; a camera is an index such as "0"')
+    if kinds[0] == "camera" and not (target.isdigit() or "://" in target):  # as --camera
+        raise UsageError(
+            f'{where}: camera = {target!r}; a camera is an index such as "0" or a stream URL'
+        )
     if kinds[0] == "url" and "://" not in target:
         raise UsageError(f"{where}: url = {target!r}; expected a stream URL such as rtsp://...")
     values = {

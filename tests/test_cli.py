@@ -13,6 +13,7 @@ import pytest
 from fakes import jsonl_records
 from fixture_models import BLUE, CAR, DOG, PERSON, RED, YELLOW, make_frames, write_video
 
+from livedet.arguments import build_parser
 from livedet.cli import parse_config
 from livedet.errors import UsageError
 from livedet.models import DEMO_CLIP, DEMO_MODEL_DIR
@@ -335,6 +336,13 @@ def test_short_out_flag_and_demo_defaults():
     assert demo.out == Path("demo.mp4") and demo.overwrite  # records by default ...
     looping = parse_config(["demo", "--loop"])
     assert looping.out is None  # ... but a looping demo is for the screen
+    assert not parse_config(["demo", "-o", "mine.mp4"]).overwrite  # a file the user named is safe
+
+
+def test_demo_help_says_it_replaces_demo_mp4():
+    text = " ".join(build_parser(demo=True).format_help().split())
+    assert "demo.mp4 in this folder, replaced on every run" in text
+    assert "replaced only with --overwrite" in text
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ BAD: list[tuple[str, Callable[[Path], dict[str, Any]], str, str]] = [
         "--no-display",
         "add an output",
     ),
-    ("out dir missing", lambda t: {"out_dir": t / "nope"}, "--out-dir", "create it first"),
+    ("out dir is a file", lambda t: {"out_dir": Path(__file__)}, "--out-dir", "give a folder"),
     ("image for a video", lambda t: {"out": t / "o.png"}, "--out", "use .mp4"),
     (
         "output is the input",
@@ -210,6 +210,21 @@ def test_without_out_dir_one_source_uses_out_and_several_get_nothing(tmp_path: P
     assert one.outputs_for(one.source_list()[0]) == (tmp_path / "o.mp4", DETECTIONS)
     two = Config(sources=several("a.mp4", "b.mp4"), out_dir=None)
     assert [two.outputs_for(s) for s in two.sources] == [(None, None), (None, None)]
+
+
+def test_out_dir_is_created_with_its_parents_like_batch_does(tmp_path: Path) -> None:
+    out_dir = tmp_path / "recordings" / "today"
+    config(tmp_path, detections=None, out_dir=out_dir).validate()
+    assert out_dir.is_dir()
+
+
+def test_a_refused_run_removes_the_out_dir_it_created(tmp_path: Path) -> None:
+    (tmp_path / "old.jsonl").write_text("precious")
+    out_dir = tmp_path / "new" / "deeper"
+    with pytest.raises(SinkError, match="already exists"):
+        config(tmp_path, detections=tmp_path / "old.jsonl", out_dir=out_dir).validate()
+    assert not (tmp_path / "new").exists()
+    assert (tmp_path / "old.jsonl").read_text() == "precious"
 
 
 def test_a_window_is_the_default_unless_something_is_written(tmp_path: Path) -> None:

@@ -469,3 +469,48 @@ def test_grid_window_shows_every_source_and_a_number_key_shows_one(
         process.wait(15)
         _wait_until_gone(x_display)
     assert process.returncode == 0, err
+
+
+def _readme_block(language):
+    """The first fenced block of `language` in the README, as a user would copy it."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"```{language}\n") + len(f"```{language}\n")
+    return text[start : text.index("```", start)]
+
+
+@pytest.mark.timeout(300)
+def test_the_readme_kiosk_file_runs_as_written(x_display, tmp_path, real_centernet):
+    """The README's kiosk.toml, copied verbatim but for its camera: a stream of a real photo of a
+    person. It fills the screen (though it writes files), creates its out_dir, and the door's
+    recording keeps only people."""
+    import real_assets
+    from fixture_models import make_frames, write_video
+    from mjpeg_server import MjpegServer
+
+    person = cv2.imread(str(real_assets.photo("astronaut")))
+    frames, _ = make_frames(60, 320, 200)
+    write_video(tmp_path / "promo.mp4", frames, fps=15, fourcc="mp4v")
+    kiosk = _readme_block("toml")
+    assert 'camera = "0"' in kiosk
+    with MjpegServer(fps=10, image=lambda _: person) as camera:
+        (tmp_path / "kiosk.toml").write_text(
+            kiosk.replace('camera = "0"', f'camera = "{camera.url}"')
+        )
+        process = _livedet(x_display, "--config", tmp_path / "kiosk.toml", "--max-frames", 40)
+        try:
+            window = _window_id(x_display)
+            assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800))
+            _, err = process.communicate(timeout=120)
+        finally:
+            process.kill()
+            process.wait(15)
+            _wait_until_gone(x_display)
+    assert process.returncode == 0, err
+    recordings = tmp_path / "recordings"
+    assert {p.name for p in recordings.iterdir()} == {
+        "door.mp4", "door.jsonl", "promo.mp4", "promo.jsonl"
+    }  # fmt: skip
+    from fakes import jsonl_records
+
+    labels = [d["label"] for r in jsonl_records(recordings / "door.jsonl") for d in r["detections"]]
+    assert labels and set(labels) == {"person"}, labels

@@ -118,6 +118,13 @@ def test_a_good_file_gives_the_right_config(tmp_path: Path) -> None:
     assert isinstance(config.sources[0].threshold, float)
 
 
+def test_a_camera_may_be_a_stream_url_as_on_the_command_line(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:8765/stream.mjpg"
+    path = write(tmp_path, f'[[source]]\nname = "door"\ncamera = "{url}"\n')
+    (source,) = apply_kiosk_file(Config(), path).sources
+    assert source.target == url and source.live
+
+
 def test_flags_on_the_command_line_win_over_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     config = parse_config(

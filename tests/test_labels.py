@@ -52,5 +52,7 @@ def test_missing_map(tmp_path):
 def test_class_filter_names_and_ids():
     labels = {1: "person", 3: "car"}
     assert parse_class_filter("Person, 3", labels) == frozenset({1, 3})
-    with pytest.raises(LabelMapError, match="unknown class 'bus'"):
+    with pytest.raises(LabelMapError, match="^--classes: unknown class 'bus'"):
         parse_class_filter("bus", labels)
+    with pytest.raises(LabelMapError, match="^source 'door' classes: unknown class 'bus'"):
+        parse_class_filter("bus", labels, "source 'door' classes")

