@@ -169,6 +169,8 @@ def _tag_pixels(name):
 @pytest.mark.skipif(not font_paths(), reason="needs a TrueType font (fonts-dejavu-core)")
 @pytest.mark.parametrize("name", ["人", "Ёж", "café"])
 def test_non_ascii_label_names_render_as_written(name):
+    if font_for(name) is None:  # a missing system package skips with its name, never fails
+        pytest.skip(f"no font here draws {name!r}: install fonts-dejavu-core, fonts-noto-cjk")
     glyphs = _tag_pixels(name)
     question_marks = _tag_pixels("?" * len(name))
     assert glyphs.sum() > 20  # something is drawn
