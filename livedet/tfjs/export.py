@@ -22,7 +22,7 @@ from livedet.zoo import Decoding
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes, so old cache entries are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MAX_DETECTIONS = 100
 
 
@@ -118,7 +118,8 @@ def _detect_function(graph: GraphModel, decoding: Decoding) -> Any:
             fitted = tf.cast(tf.round(tf.stack([height, width]) * fit), tf.int32)
             image = tf.image.resize(image, fitted)
             image = tf.image.pad_to_bounding_box(image, 0, 0, size, size)
-            scale = tf.stack([1 / (height * fit), 1 / (width * fit)] * 2)
+            # the frame fills `fitted` input pixels (rounded): per axis, divide by those
+            scale = tf.tile(1 / tf.cast(fitted, tf.float32), [2])
         (rows,) = tf.graph_util.import_graph_def(
             graph.graph_def,
             input_map={decoding.input_name: image},

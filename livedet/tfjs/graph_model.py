@@ -250,7 +250,8 @@ def _check_ops(graph_def: Any, path: Path) -> None:
     if unknown:
         raise ModelError(
             f"TF.js model {path.name} uses ops TensorFlow does not have: {', '.join(unknown)}; "
-            "livedet cannot run it"
+            "livedet cannot run it: upgrade TensorFlow if they are newer than it, or use a model "
+            "converted without custom ops"
         )
 
 
