@@ -123,6 +123,10 @@ class LocalRunner:
                     worker.process.join()
                 if worker.job is not None and worker.job.index not in results:
                     remove_partials(worker.job)
+                # Its lock and semaphore are freed now, not left to interpreter exit (where the
+                # resource tracker warned of "leaked semaphore objects" now and then).
+                worker.inbox.close()
+                worker.inbox.join_thread()
         return [results[job.index] for job in jobs]
 
     def _drain(

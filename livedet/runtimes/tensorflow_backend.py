@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,38 +47,11 @@ class TensorFlowModel:
         return {name: raw[name].numpy() for name in USED_OUTPUTS if name in raw}
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence TF's C++ start-up lines (oneDNN, CUDA probing) when libraries are to be quiet
-    (livedet.logs; not with --debug).
-
-    TF 2.21 logs through absl before reading TF_CPP_MIN_LOG_LEVEL, so the only way to keep the
-    CLI's output to one line is to point file descriptor 2 elsewhere while TF initialises.
-    """
-    from livedet.logs import libraries_quiet
-
-    if not libraries_quiet():
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
 def configure_tensorflow(*, use_gpu: bool = True) -> None:
     """Device set-up that must happen before TensorFlow runs its first op."""
-    with _quiet_native_stderr():
-        import tensorflow as tf
+    import tensorflow as tf  # its start-up lines are silenced by livedet.logs
 
-        gpus = tf.config.list_physical_devices("GPU")
+    gpus = tf.config.list_physical_devices("GPU")
     if not use_gpu and gpus:
         with contextlib.suppress(RuntimeError):  # already initialised by an earlier load
             tf.config.set_visible_devices([], "GPU")
