@@ -157,7 +157,7 @@ def _run(
         finally:
             remote.running(False)
             if pipeline.on_progress is not None:
-                pipeline.on_progress(stats)  # the last word: 100 % for a complete file
+                pipeline.on_progress(stats)  # the last word: 100 % only for a complete file
             stats.counts = {
                 lane.name: lane.analytics.as_dict() for lane in lanes if lane.analytics is not None
             }

@@ -166,6 +166,7 @@ class Pipeline:
             for worker in workers:
                 worker.join(max(0.0, deadline - time.perf_counter()))
             self.stats.finished = time.perf_counter()
+            self.stats.exit_reason = self._end_reason()
             stuck = [w.name for w in workers if w.is_alive()]
             if stuck:
                 log.warning("threads still busy at exit: %s", ", ".join(stuck))
@@ -174,6 +175,17 @@ class Pipeline:
         if self._error is not None:
             raise self._error
         return self.stats
+
+    def _end_reason(self) -> str:
+        """Why the run ended, as far as the pipeline knows (the app words errors in full)."""
+        if self._error is not None:
+            return "error"
+        if self.shutdown.reason:
+            return self.shutdown.reason
+        limit = self.options.max_frames
+        if limit and self.stats.frames_in >= limit:
+            return channels.MAX_FRAMES
+        return channels.END_OF_INPUT
 
     def _start(self, body: Callable[..., None], name: str, *args: Any) -> threading.Thread:
         thread = threading.Thread(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from livedet.channels import END_OF_INPUT
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ def _file_progress(total: int | None) -> Callable[[RunStats], None]:
     def show(stats: RunStats) -> None:
         now = time.perf_counter()
         finished = stats.finished is not None
-        if not tty and (finished or now - last_line[0] < LOG_EVERY):
+        if finished and stats.exit_reason == "error":  # the error's one line is the last word
+            sys.stderr.write("\n" if tty else "")
             return
+        if not tty and not finished and now - last_line[0] < LOG_EVERY:
+            return  # a log gets a line every 10 s, and the last word
         last_line[0] = now
         sys.stderr.write(("\r" if tty else "") + file_progress_text(stats, total) + "   ")
         sys.stderr.write("\n" if not tty or finished else "")
@@ -47,16 +51,23 @@ def _file_progress(total: int | None) -> Callable[[RunStats], None]:
 
 
 def file_progress_text(stats: RunStats, total: int | None) -> str:
-    """ "120 of 250 frames (48%), 31.2 fps, ETA 4 s"; 100 % once the run finished."""
+    """ "120 of 250 frames (48%), 31.2 fps, ETA 4 s" while it runs; at the end 100 % only when
+    the input was read to its end (the header's frame count is an estimate), otherwise the share
+    done and why it stopped: "117 of 250 frames (47%), 30.1 fps; stopped: Ctrl-C"."""
     done = stats.frames_out
     fps = done / max(stats.elapsed(), 1e-6)
+    if stats.finished is not None and stats.exit_reason == END_OF_INPUT:
+        total = done
     if not total:
-        return f"{done} frames, {fps:.1f} fps"
-    if stats.finished is not None:
-        total = done  # the header's estimate was only an estimate
-    percent = min(100.0, 100 * done / total)
-    eta = max(0.0, (total - done) / fps) if fps > 0 else 0.0
-    return f"{done} of {total} frames ({percent:.0f}%), {fps:.1f} fps, ETA {eta:.0f} s"
+        text = f"{done} frames, {fps:.1f} fps"
+    else:
+        text = f"{done} of {total} frames ({min(100.0, 100 * done / total):.0f}%), {fps:.1f} fps"
+    if stats.finished is None:
+        eta = max(0.0, (total - done) / fps) if total and fps > 0 else None
+        return text if eta is None else f"{text}, ETA {eta:.0f} s"
+    if stats.exit_reason not in (END_OF_INPUT, "running"):
+        text += f"; stopped: {stats.exit_reason}"
+    return text
 
 
 def _live_status(lanes: Sequence[Lane]) -> Callable[[RunStats], None]:

@@ -9,12 +9,15 @@ import pytest
 from fakes import LABELS, FiniteFile, StatusOnlySource, detect_one_person
 
 import livedet.progress
+from livedet.channels import CTRL_C, END_OF_INPUT, MAX_FRAMES
 from livedet.pipeline import Lane, Pipeline
 from livedet.progress import file_progress_text, live_status_text, progress_printer
 from livedet.stats import RunStats
 
 
-def stats_after(frames: int, seconds: float = 4.0, *, finished: bool = False) -> RunStats:
+def stats_after(
+    frames: int, seconds: float = 4.0, *, finished: bool = False, reason: str = END_OF_INPUT
+) -> RunStats:
     stats = RunStats()
     for _ in range(frames):
         stats.count_in()
@@ -22,6 +25,7 @@ def stats_after(frames: int, seconds: float = 4.0, *, finished: bool = False) ->
     stats.started -= seconds  # as if the run had started `seconds` ago
     if finished:
         stats.finished = stats.started + seconds
+        stats.exit_reason = reason
     return stats
 
 
@@ -32,11 +36,31 @@ class Terminal(io.StringIO):
 
 def test_file_progress_counts_toward_the_expected_frames() -> None:
     text = file_progress_text(stats_after(120, finished=True), 250)
-    assert text == "120 of 120 frames (100%), 30.0 fps, ETA 0 s"  # finished: what was decoded
+    assert text == "120 of 120 frames (100%), 30.0 fps"  # read to its end: what was decoded
     running = file_progress_text(stats_after(125), 250)
     assert running.startswith("125 of 250 frames (50%), ")
     assert running.endswith(" s") and "ETA 4 s" in running
     assert file_progress_text(stats_after(40), None).startswith("40 frames, ")
+
+
+def test_a_stopped_file_run_says_how_far_it_got_and_why() -> None:
+    text = file_progress_text(stats_after(117, finished=True, reason=CTRL_C), 250)
+    assert text == "117 of 250 frames (47%), 29.2 fps; stopped: Ctrl-C"
+    text = file_progress_text(stats_after(100, finished=True, reason=MAX_FRAMES), 250)
+    assert text.startswith("100 of 250 frames (40%)") and text.endswith("stopped: --max-frames")
+
+
+@pytest.mark.timeout(30)
+def test_a_log_gets_the_last_word_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a terminal: no line every half second, but the final line is written."""
+    log = io.StringIO()
+    monkeypatch.setattr(livedet.progress.sys, "stderr", log)
+    lanes = [Lane(FiniteFile(24), video_out=None)]
+    printer = progress_printer(lanes)
+    pipeline = Pipeline(lanes, detect_one_person, LABELS)
+    printer(pipeline.stats)
+    printer(pipeline.run())
+    assert log.getvalue().splitlines()[-1].startswith("24 of 24 frames (100%)")
 
 
 @pytest.mark.timeout(30)
