@@ -40,6 +40,18 @@ def check_output_path(
         raise SinkError(f"{what} {path}: folder {folder} is not writable; choose another folder")
 
 
+def create_failure(path: Path, error: OSError) -> SinkError:
+    """An output that could not be created, said so the user knows what to change: a folder that
+    exists but takes no files (/proc, a read-only mount) is not "no such file"."""
+    reason = error.strerror or str(error)
+    if path.parent.is_dir():
+        return SinkError(
+            f"cannot create {path}: {reason}; the folder {path.parent} exists but does not take "
+            "new files, choose another folder"
+        )
+    return SinkError(f"cannot create {path}: {reason}; check the folder")
+
+
 def write_failure(path: Path, error: Exception) -> RuntimeFailure:
     reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
     return RuntimeFailure(f"cannot write {path}: {reason}; free disk space or choose another --out")

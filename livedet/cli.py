@@ -21,6 +21,7 @@ from livedet.config import Config, SourceSettings
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
 from livedet.models import DEMO_CLIP
+from livedet.stats import counts_line
 
 SIGNAL_EXIT = {channels.CTRL_C: 130, channels.SIGTERM: 143}
 SIGNAL_REASONS = {signal.SIGINT: channels.CTRL_C, signal.SIGTERM: channels.SIGTERM}
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _restore_signal_handlers(previous)
     print(f"livedet: {stats.summary_line()}", file=sys.stderr)
+    if counted := counts_line(stats.counts):
+        print(f"livedet: counts: {counted}", file=sys.stderr)
     written = _written(config)
     if written and stats.frames_out:
         print(f"livedet: wrote {', '.join(written)}", file=sys.stderr)

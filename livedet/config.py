@@ -223,8 +223,12 @@ class Config:
             )
         if len(sources) > 1 and self.out is not None and self.out.suffix.lower() in IMAGE_FORMATS:
             raise UsageError(f"--out {self.out}: the grid of several sources is a video; use .mp4")
-        if len(sources) > 1 and any(s.photo for s in sources):
-            raise UsageError("a photo cannot run beside other sources; run it on its own")
+        photos = [s.target for s in sources if s.photo]
+        if len(sources) > 1 and photos:
+            raise UsageError(
+                f"{photos[0]}: a photo cannot run beside other sources; run it on its own "
+                f"(livedet {photos[0]} -o boxed.jpg)"
+            )
         nothing = (
             (self.out is None and self.detections is None and self.stats is None)
             and self.serve is None

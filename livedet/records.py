@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from livedet.atomic import finish, temporary_path, write_failure
-from livedet.errors import SinkError
+from livedet.atomic import create_failure, finish, temporary_path, write_failure
 
 DETECTION_FORMATS = frozenset({".jsonl", ".csv"})
 
@@ -32,7 +31,7 @@ class DetectionsLog:
         try:
             self._file: IO[str] | None = self._tmp.open("w", encoding="utf-8", newline="")
         except OSError as e:
-            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
+            raise create_failure(path, e) from e
         self._csv = csv.writer(self._file) if path.suffix.lower() == ".csv" else None
         if self._csv is not None:
             named = ("source",) * (source is not None)
@@ -98,7 +97,7 @@ class EventsLog:
         try:
             self._file: IO[str] | None = self._tmp.open("w", encoding="utf-8")
         except OSError as e:
-            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
+            raise create_failure(path, e) from e
 
     def write(self, event: dict[str, Any]) -> None:
         assert self._file is not None

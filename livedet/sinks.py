@@ -15,7 +15,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livedet.atomic import finish, temporary_path, write_bytes_atomically, write_failure
+from livedet.atomic import (
+    create_failure,
+    finish,
+    temporary_path,
+    write_bytes_atomically,
+    write_failure,
+)
 from livedet.errors import RuntimeFailure, SinkError
 from livedet.sources import IMAGE_SUFFIXES
 
@@ -77,7 +83,7 @@ class VideoSink:
         try:  # prove the folder takes a file now, not after minutes of work
             self._tmp.touch()
         except OSError as e:
-            raise SinkError(f"cannot create {path}: {e.strerror}; check the folder") from e
+            raise create_failure(path, e) from e
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
         if self._size is None:

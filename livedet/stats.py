@@ -109,7 +109,7 @@ class RunStats:
         }
 
     def __repr__(self) -> str:
-        return f"RunStats({self.summary_line()}; exit: {self.exit_reason})"
+        return f"RunStats({self.summary_line()})"  # the line ends with why the run ended
 
     def summary_line(self) -> str:
         d = self.as_dict()
@@ -140,5 +140,25 @@ class RunStats:
         return "; ".join(parts)
 
 
+def counts_line(counts: dict[str, Any]) -> str | None:
+    """The final line/zone counts in one line, per source that counted:
+    "door: middle in 3, out 1; hall inside 2 (5 entries, 3 exits)"; None when nothing counted."""
+    parts = []
+    for source, figures in counts.items():
+        regions = [
+            f"{name} in {line['in']}, out {line['out']}"
+            for name, line in figures.get("lines", {}).items()
+        ] + [
+            f"{name} inside {zone['inside']} ({_count(zone['entries'], 'entry')}, "
+            f"{_count(zone['exits'], 'exit')})"
+            for name, zone in figures.get("zones", {}).items()
+        ]
+        if regions:
+            parts.append(f"{source}: {'; '.join(regions)}")
+    return " | ".join(parts) or None
+
+
 def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {noun[:-1]}ies" if noun.endswith("y") else f"{number} {noun}s"

@@ -358,3 +358,43 @@ def test_command_line_mistakes_are_one_line_usage_errors(argv, phrase):
     with pytest.raises(UsageError) as error:
         parse_config(argv)
     assert phrase in str(error.value) and "\n" not in str(error.value)
+
+
+def test_every_flag_in_help_is_in_the_readme_and_every_bench_option_is_explained():
+    import argparse
+    import re
+
+    from livedet.bench import build_parser as bench_parser
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    flags = {
+        option
+        for action in build_parser()._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    missing = sorted(flag for flag in flags if not re.search(rf"`[^`]*{flag}\b", readme))
+    assert not missing, f"flags in --help but not in the README: {missing}"
+    for action in bench_parser()._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"livedet bench {action.option_strings[0]} has no help"
+        bare = action.metavar is None and action.nargs != 0 and action.type is not None
+        assert not bare, f"livedet bench {action.option_strings[0]} shows a bare metavar"
+
+
+def test_help_and_readme_agree_on_the_video_quality():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `--video-quality`"))
+    text = " ".join(build_parser().format_help().split())
+    for claim in ("~1.2x", "~3x", "~0.75x"):
+        assert claim in row and claim in text, claim
+
+
+def test_a_counting_run_ends_with_its_counts_in_the_terminal(tmp_path, cli):
+    pytest.importorskip("trackers", reason="needs the [track] extra (pip install livedet[track])")
+    run = cli(DEMO_CLIP, "--model", "demo", "--track", "--line", "0.5,0,0.5,1:middle",
+              "--max-frames", 120, "-o", tmp_path / "out.mp4")  # fmt: skip
+    assert run.code == 0, run.err
+    counts = [line for line in run.lines if line.startswith("livedet: counts: ")]
+    assert len(counts) == 1 and "middle in " in counts[0] and ", out " in counts[0], run.lines

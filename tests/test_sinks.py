@@ -7,6 +7,7 @@ import csv
 import errno
 import json
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -138,6 +139,17 @@ def test_output_paths_are_checked_before_work(tmp_path, name, message):
     (tmp_path / "exists.mp4").write_bytes(b"x")
     with pytest.raises(SinkError, match=message):
         check_output_path(tmp_path / name, frozenset({".mp4"}), "--out", overwrite=False)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_files_is_said_as_such():
+    """/proc exists (so the early check passes) but refuses new files with ENOENT: the line must
+    not read as if the folder were missing."""
+    with pytest.raises(SinkError) as error:
+        VideoSink(Path("/proc/out.mp4"), fps=25)
+    message = str(error.value)
+    assert "the folder /proc exists but does not take new files" in message, message
+    assert "choose another folder" in message
 
 
 def _write_clip_with_pyav(path, width, height, count):

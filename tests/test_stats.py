@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livedet.stats import RunStats
+from livedet.stats import RunStats, counts_line
 
 
 def finished(frames: int, *, live: bool = False, seconds: float = 2.0) -> RunStats:
@@ -65,7 +65,8 @@ def test_drops_and_the_exit_reason_are_said_and_repr_is_the_summary() -> None:
     stats.count_dropped(7)
     stats.exit_reason = "Ctrl-C"
     assert stats.summary_line().endswith("; 7 dropped; ended: Ctrl-C")
-    assert repr(stats) == f"RunStats({stats.summary_line()}; exit: Ctrl-C)"
+    assert repr(stats) == f"RunStats({stats.summary_line()})"  # the reason once, not twice
+    assert repr(stats).count("Ctrl-C") == 1
     stats.exit_reason = "running"  # still running: no reason to give yet
     assert "ended" not in stats.summary_line()
 
@@ -95,3 +96,16 @@ def test_latency_memory_is_bounded() -> None:
         stats.add_latency(1.0 if i < 9_900 else 0.001)
     assert stats.latency_ms(100) == pytest.approx(1.0)  # only the newest 100 are kept
     assert RunStats().latency_ms(50) is None
+
+
+def test_final_counts_read_as_one_line_per_counting_source() -> None:
+    counts = {
+        "door": {
+            "inferences": 90,
+            "lines": {"middle": {"in": 3, "out": 1, "by_class": {}}},
+            "zones": {"hall": {"inside": 2, "entries": 1, "exits": 0, "by_class": {}}},
+        },
+        "promo": {"inferences": 40, "lines": {}, "zones": {}},  # tracked, counted nothing
+    }
+    assert counts_line(counts) == "door: middle in 3, out 1; hall inside 2 (1 entry, 0 exits)"
+    assert counts_line({}) is None

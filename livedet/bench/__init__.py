@@ -7,7 +7,12 @@ assumed. Sections (same model and frames throughout):
 3. livedet file mode (app.run);   4. file mode at batch 1, 2, 4, 8 (open-batch models);
 5. live mode on a simulated 30 fps camera: latency, drops, output FPS;
 6. RSS growth over a long file run;   7. on a heavy batch-1 stand-in (ResNet50-FPN, random weights):
-   ceiling, loop, file mode, and several frames per traced call against one call per frame.
+   ceiling, loop, file mode, and several frames per traced call against one call per frame;
+8. many cameras through one model against one process per camera (--skip multi);
+9. the smooth live view with tracking on a slowed model (--skip tracking);
+10. livedet batch: local workers and Ray (--skip batch);
+11. with --backends: ONNX Runtime and OpenVINO against TensorFlow, whole processes;
+12. with --real-model: centernet-mobilenetv3 on every backend and live at 30 fps.
 """
 
 from __future__ import annotations
@@ -63,35 +68,50 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", default=d.model, help="model to measure (default: demo)")
+    p.add_argument(
+        "--model", default=d.model, metavar="NAME", help="model to measure (default: demo)"
+    )
     p.add_argument(
         "--video",
         type=Path,
+        metavar="FILE",
         help="input clip (default: the bundled demo clip; synthetic if missing)",
     )
     p.add_argument(
         "--frames",
         type=int,
+        metavar="N",
         default=d.frames,
         help=f"frames per throughput run; the clip is replayed (default {d.frames})",
     )
-    p.add_argument("--batch-sizes", default="1,2,4,8", help="file-mode batch sweep (1,2,4,8)")
+    p.add_argument(
+        "--batch-sizes", default="1,2,4,8", metavar="LIST", help="file-mode batch sweep (1,2,4,8)"
+    )
     p.add_argument(
         "--file-batch-size",
         type=int,
+        metavar="N",
         default=d.file_batch_size,
         help=f"batch size of the file-mode run (default {d.file_batch_size})",
     )
     p.add_argument(
         "--live-seconds",
         type=float,
+        metavar="S",
         default=d.live_seconds,
         help=f"live run duration (default {d.live_seconds:.0f}; 0 skips)",
     )
-    p.add_argument("--camera-fps", type=float, default=d.camera_fps)
+    p.add_argument(
+        "--camera-fps",
+        type=float,
+        default=d.camera_fps,
+        metavar="FPS",
+        help=f"frame rate of the simulated camera in the live runs (default {d.camera_fps:.0f})",
+    )
     p.add_argument(
         "--rss-frames",
         type=int,
+        metavar="N",
         default=d.rss_frames,
         help=f"frames of the memory run (default {d.rss_frames}; 0 skips)",
     )
@@ -105,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--multi-seconds",
         type=float,
+        metavar="S",
         default=d.multi_seconds,
         help=f"seconds per many-cameras measurement (default {d.multi_seconds:.0f})",
     )
@@ -122,18 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--heavy-model",
+        metavar="MODEL",
         help="heavy batch-1 model (default: the ResNet50-FPN "
         "stand-in, built once into the cache folder)",
     )
-    p.add_argument("--heavy-frames", type=int, default=d.heavy_frames)
+    p.add_argument(
+        "--heavy-frames",
+        type=int,
+        default=d.heavy_frames,
+        metavar="N",
+        help=f"frames per heavy stand-in run (default {d.heavy_frames})",
+    )
     p.add_argument(
         "--min-seconds",
         type=float,
+        metavar="S",
         default=d.min_seconds,
         help="minimum duration of each model-only measurement",
     )
-    p.add_argument("--cache-dir", type=Path, help="stand-in cache (~/.cache/livedet/bench)")
-    p.add_argument("--json", type=Path, help="write all results to this JSON file")
+    p.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="stand-in cache (~/.cache/livedet/bench)"
+    )
+    p.add_argument("--json", type=Path, metavar="FILE", help="write all results to this JSON file")
     return p
 
 
