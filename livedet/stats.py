@@ -101,11 +101,31 @@ class RunStats:
             "outage_s": round(self.outage_seconds, 3),
             "exit_reason": self.exit_reason,
             **(
-                {"sources": {name: s.as_dict() for name, s in self.sources.items()}}
+                {"sources": {name: s.source_figures(self) for name, s in self.sources.items()}}
                 if self.sources
                 else {}
             ),
             **({"counts": self.counts} if self.counts else {}),
+        }
+
+    def source_figures(self, run: RunStats) -> dict[str, Any]:
+        """This source's own figures in a run of several: its frames, drops, latency and outages,
+        its rate over the run's time. Stage timings, the model and why the run ended belong to
+        the whole run (one worker serves every source) and are given once, at the top level."""
+        elapsed = run.elapsed()
+        return {
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+            "frames_dropped": self.frames_dropped,
+            "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
+            "latency_ms": {
+                "p50": self.latency_ms(50),
+                "p95": self.latency_ms(95),
+                "max": self.latency_ms(100),
+            },
+            "outages": self.outages,
+            "reconnects": self.reconnects,
+            "outage_s": round(self.outage_seconds, 3),
         }
 
     def __repr__(self) -> str:

@@ -80,6 +80,19 @@ def test_as_dict_has_per_source_figures_when_several_run() -> None:
     assert figures["sources"]["door"]["frames_out"] == 3
     assert figures["sources"]["yard"]["frames_out"] == 2
     assert figures["frames_out"] == 5
+    # No run-wide figure repeated per source with a wrong value ("running", 0.0 ms, null model):
+    run_wide = {"exit_reason", "stage_ms_per_frame", "model_load_s", "backend", "elapsed_s"}
+    assert not run_wide & set(figures["sources"]["door"])
+
+
+def test_a_source_s_rate_is_over_the_run_s_time_not_from_when_its_figures_were_made() -> None:
+    door = RunStats()  # made while the lanes were opened, before the model loaded
+    door.started -= 10
+    for _ in range(30):
+        door.count_out()
+    run = finished(30, seconds=3.0)
+    run.sources = {"door": door}
+    assert run.as_dict()["sources"]["door"]["throughput_fps"] == pytest.approx(10.0, rel=0.01)
 
 
 def test_batches_count_each_frame_and_the_last_inference_is_per_frame() -> None:
