@@ -29,6 +29,7 @@ from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
 from livedet.progress import progress_printer
 from livedet.records import DetectionsLog
 from livedet.remote import Remote
+from livedet.secrets import redact_json, secrets_of
 from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
 from livedet.sources import open_source
 from livedet.stats import RunStats
@@ -234,6 +235,7 @@ def build_pipeline(
             max_frames=config.max_frames,
             overlay=overlay,
             verbose_overlay=config.verbose,
+            paced=config.paced,  # a file watched (window, web, MQTT) plays at its own speed
         ),
         stats=stats,
         shutdown=shutdown,
@@ -289,7 +291,8 @@ def open_lane(
 
 
 def describe(config: Config) -> dict[str, Any]:
-    """The config as JSON-ready values, for --stats."""
+    """The config as JSON-ready values, for --stats; secrets (the web token, passwords in the
+    MQTT and source URLs) as ***, since a stats file is shared and kept."""
     values: dict[str, Any] = {}
     for f in fields(config):
         value = getattr(config, f.name)
@@ -303,4 +306,4 @@ def describe(config: Config) -> dict[str, Any]:
         elif value is not None and not isinstance(value, int | float | bool | str):
             value = str(value)
         values[f.name] = value
-    return values
+    return redact_json(values, secrets_of(config))

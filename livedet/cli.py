@@ -21,6 +21,7 @@ from livedet.config import Config, SourceSettings
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
 from livedet.models import DEMO_CLIP
+from livedet.secrets import redact
 from livedet.stats import counts_line
 
 SIGNAL_EXIT = {channels.CTRL_C: 130, channels.SIGTERM: 143}
@@ -108,13 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     except LivedetError as e:
         if debug:
             log.exception("error")
-        print(f"livedet: error: {e}", file=sys.stderr)
+        print(f"livedet: error: {redact(str(e))}", file=sys.stderr)
         return e.exit_code  # an error outranks a signal that may have come before it
     except Exception as e:  # a bug: still one line, the traceback behind --debug
         if debug:
             log.exception("unexpected error")
         print(
-            f"livedet: error: unexpected {type(e).__name__}: {one_line(str(e))} "
+            f"livedet: error: unexpected {type(e).__name__}: {redact(one_line(str(e)))} "
             "(run with --debug for the traceback)",
             file=sys.stderr,
         )

@@ -11,6 +11,7 @@ from livedet.atomic import check_output_path
 from livedet.errors import UsageError
 from livedet.records import DETECTION_FORMATS
 from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
+from livedet.secrets import redact_url
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
 from livedet.sources import IMAGE_SUFFIXES, is_stream_url
 
@@ -40,7 +41,8 @@ class SourceSettings:
         """How tiles, records and events name the source when the user gave no name."""
         if self.target.isdigit():
             return f"camera {self.target}"
-        return self.target if self.live else Path(self.target).name
+        # A stream's name is drawn on tiles and written to records: never with its password.
+        return redact_url(self.target) if self.live else Path(self.target).name
 
     def file_name(self) -> str:
         """A file-name-safe stem for --out-dir: the name, else camera0 / host / the file's stem."""
@@ -49,7 +51,8 @@ class SourceSettings:
         elif self.target.isdigit():
             raw = f"camera{self.target}"
         elif is_stream_url(self.target):
-            raw = self.target.split("://", 1)[1]
+            address, _, path = self.target.split("://", 1)[1].partition("/")
+            raw = f"{address.rpartition('@')[2]}/{path}"  # host and path, no user or password
         else:
             raw = Path(self.target).stem
         return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "source"
@@ -131,6 +134,12 @@ class Config:
     def photo(self) -> bool:
         sources = self.source_list()
         return len(sources) == 1 and sources[0].photo
+
+    @property
+    def paced(self) -> bool:
+        """Video files play at their own speed (livedet.pacing), not as fast as possible: when
+        a window shows them, they loop, or the web view or MQTT serves them live."""
+        return self.display or self.loop or self.serve is not None or self.mqtt is not None
 
     @property
     def display(self) -> bool:

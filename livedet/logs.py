@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
+from livedet.secrets import redact
+
 _quiet_libraries = False
 
 
@@ -27,11 +29,20 @@ def configure_logging(
         quiet_libraries()
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{prefix}: %(message)s"))
+    handler.setFormatter(_RedactingFormatter(f"{prefix}: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if debug else logging.WARNING)
     logging.getLogger("livedet").setLevel(level)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Every line, at every level and with its traceback, with secrets as *** (a stream URL's
+    password, the web token, the MQTT password): whatever module wrote it, terminals and
+    journals are read by others."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def quiet_libraries() -> None:

@@ -8,7 +8,9 @@ error and re-raise it on the main thread).
 
 Several sources ("lanes") share one model: the inference worker takes frames round-robin from the
 lanes that have one ready and never waits for a slow or stalled lane (FIELD_NOTES #14); a live
-lane keeps only its newest frame, a file lane loses nothing and keeps its order.
+lane keeps only its newest frame, a file lane loses nothing and keeps its order, unless it is
+paced (livedet.pacing: shown, served or looped files play at their own speed and, like a live
+lane, keep only their newest frame).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from livedet.detections import Detections
 from livedet.errors import RuntimeFailure, stage_failure
 from livedet.grid import GridRecorder
 from livedet.lanes import DetectionsOutput, Lane, VideoOutput
+from livedet.pacing import Pacer
 from livedet.render import annotate
 from livedet.screen import ScreenControl, Window
 from livedet.sources import Frame, Source
@@ -61,6 +64,9 @@ class PipelineOptions:
     overlay: str = "full"  # full | fps | none: the status text drawn on frames
     verbose_overlay: bool = False  # stage timings on the overlay
     queue_size: int = 8
+    # Files at their own timestamps, newest frame winning (livedet.pacing); None: when a window
+    # or a service (the web view) shows them, or a file loops. Config.paced also knows --mqtt.
+    paced: bool | None = None
 
 
 @dataclass
@@ -113,22 +119,10 @@ class Pipeline:
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self.tally = Tally(self.stats, self.lanes)
-        self._batcher = RoundRobinBatcher(
-            self.lanes, self.options.batch_size, self.options.max_wait_ms / 1000
-        )
         self.screen = (
             ScreenControl(window, self.lanes, self.shutdown, self._status_for) if window else None
         )
-        for lane in self.lanes:
-            live = lane.source.live
-            capacity = 1 if live else max(self.options.queue_size, 2 * self.options.batch_size)
-            lane.decoded = Channel(  # type: ignore[attr-defined]
-                capacity,
-                self.shutdown,
-                newest_only=live,
-                on_drop=None if lane.smooth else functools.partial(self._drop_item, lane),
-                on_ready=self._batcher.notify,
-            )
+        self._paced = False
         self._detected = Channel(self.options.queue_size, self.shutdown)
         self._rendered = Channel(self.options.queue_size, self.shutdown)
 
@@ -148,6 +142,7 @@ class Pipeline:
 
     def run(self) -> RunStats:
         """Run to the end of every source (or a stop); re-raise the first worker error."""
+        self._connect_lanes()
         workers = [self._start(self._infer, "inference")]
         workers += [self._start(self._render, "renderer"), self._start(self._write, "writer")]
         for lane in self.lanes:
@@ -175,6 +170,28 @@ class Pipeline:
         if self._error is not None:
             raise self._error
         return self.stats
+
+    def _connect_lanes(self) -> None:
+        """Each lane's channel to the inference worker: newest-only for live and paced lanes.
+        Done at the start of the run: the app adds its services (the web view) after __init__."""
+        paced = self.options.paced
+        if paced is None:  # a looping VideoFileSource, a window, the web view
+            loops = any(getattr(lane.source, "loop", False) for lane in self.lanes)
+            paced = self.window is not None or bool(self.services) or loops
+        self._paced = paced
+        newest = [lane.source.live or paced for lane in self.lanes]
+        # Live and paced frames are due now: they never wait for a batch to fill.
+        max_wait = 0.0 if any(newest) else self.options.max_wait_ms / 1000
+        self._batcher = RoundRobinBatcher(self.lanes, self.options.batch_size, max_wait)
+        for lane, newest_only in zip(self.lanes, newest, strict=True):
+            capacity = max(self.options.queue_size, 2 * self.options.batch_size)
+            lane.decoded = Channel(  # type: ignore[attr-defined]
+                1 if newest_only else capacity,
+                self.shutdown,
+                newest_only=newest_only,
+                on_drop=None if lane.smooth else functools.partial(self._drop_item, lane),
+                on_ready=self._batcher.notify,
+            )
 
     def _end_reason(self) -> str:
         """Why the run ended, as far as the pipeline knows (the app words errors in full)."""
@@ -247,12 +264,17 @@ class Pipeline:
 
     def _grab(self, lane: Lane, generation: int) -> None:
         limit = self.options.max_frames
+        pacer = Pacer(self.shutdown.wait) if self._paced and not lane.source.live else None
         try:
             while not self.shutdown.stopping and not lane.done.is_set():
                 if limit is not None and not lane.source.live and lane.stats.frames_in >= limit:
                     break
-                while self.paused and not lane.source.live and not self.shutdown.wait(POLL):
-                    pass  # a paused file waits; nothing is lost
+                if self.paused and not lane.source.live:
+                    paused_at = time.perf_counter()
+                    while self.paused and not self.shutdown.wait(POLL):
+                        pass  # a paused file waits; nothing is lost
+                    if pacer is not None:  # and resumes where it paused, like a player
+                        pacer.delay(time.perf_counter() - paused_at)
                 started = lane.reading_since = time.perf_counter()
                 frame = lane.source.read()
                 lane.reading_since = None
@@ -261,6 +283,8 @@ class Pipeline:
                 if frame is None:
                     break
                 self.stats.add_stage("decode", time.perf_counter() - started)
+                if pacer is not None and not pacer.hold(frame):
+                    break  # stopping while the frame waited for its time
                 self.tally.frame_in(lane)
                 if lane.smooth:  # shown at once, drawn on a copy; the model gets the newest
                     shown = Frame(frame.index, frame.timestamp, frame.image.copy(), started)

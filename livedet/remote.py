@@ -81,6 +81,8 @@ class Remote:
     def on_progress(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
         """Main thread, twice a second: status to the web view, stats to MQTT now and then."""
         now = time.monotonic()
+        # The stats read the publisher's counts when written, after it closed: the final ones.
+        stats.mqtt = self.mqtt
         if self.hub is not None and now >= self._next_status:
             self._next_status = now + STATUS_EVERY
             self.hub.publish_status(status_document(stats, lanes, now - self._started))

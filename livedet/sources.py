@@ -27,7 +27,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 class Frame:
     """One decoded frame on its way through the pipeline."""
 
-    index: int  # position in the output (0, 1, 2, ... with no gaps)
+    index: int  # position in the source (0, 1, 2, ...); drops (live, paced) leave gaps
     timestamp: float  # seconds: media time for files, time since start for live sources
     image: np.ndarray  # BGR uint8, (h, w, 3)
     captured_at: float = field(default_factory=time.perf_counter)  # for latency statistics

@@ -8,11 +8,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from livedet.secrets import redact_json
+
 STAGES = ("decode", "preprocess", "inference", "render", "encode")
+
+
+class Delivery(Protocol):
+    """What --mqtt reports of its events (livedet.web.mqtt.MqttPublisher)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def undelivered(self) -> int: ...
 
 
 class RunStats:
@@ -32,6 +44,7 @@ class RunStats:
         self.sources: dict[str, RunStats] = {}  # per-source figures when several sources run
         self.counts: dict[str, Any] = {}  # per-source tracking and line/zone counts (--track)
         self.exit_reason = "running"
+        self.mqtt: Delivery | None = None  # read when the stats are: final once it has closed
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._stage_sum = dict.fromkeys(STAGES, 0.0)
         self._stage_count = dict.fromkeys(STAGES, 0)
@@ -79,8 +92,10 @@ class RunStats:
         return round(float(np.percentile(values, percentile)) * 1000, 2) if len(values) else None
 
     def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready values. Secrets redacted: a source named after its URL
+        and an error about it may carry the URL's password (livedet.web.security)."""
         elapsed = self.elapsed()
-        return {
+        document = {
             "frames_in": self.frames_in,
             "frames_out": self.frames_out,
             "frames_dropped": self.frames_dropped,
@@ -106,7 +121,13 @@ class RunStats:
                 else {}
             ),
             **({"counts": self.counts} if self.counts else {}),
+            **(
+                {"mqtt": {"sent": self.mqtt.sent, "undelivered": self.mqtt.undelivered}}
+                if self.mqtt is not None
+                else {}
+            ),
         }
+        return redact_json(document)
 
     def source_figures(self, run: RunStats) -> dict[str, Any]:
         """This source's own figures in a run of several: its frames, drops, latency and outages,
@@ -155,8 +176,10 @@ class RunStats:
                 f"{_count(self.outages, 'outage')} ({self.outage_seconds:.1f} s), "
                 f"{_count(self.reconnects, 'reconnect')}"
             )
+        if d.get("mqtt", {}).get("undelivered"):
+            parts.append(f"{_count(d['mqtt']['undelivered'], 'MQTT event')} undelivered")
         if self.exit_reason != "running":
-            parts.append(f"ended: {self.exit_reason}")
+            parts.append(f"ended: {d['exit_reason']}")
         return "; ".join(parts)
 
 

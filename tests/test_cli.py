@@ -235,19 +235,25 @@ def test_loop_and_max_frames(tmp_path, cli, red_blue_video, color_model_b1):
             "--no-display",
             "--loop",
             "--max-frames",
-            60,
+            36,
             "--model",
             color_model_b1,
         ).code
         == 0
     )
-    records = jsonl_records(out)
-    assert [r["frame"] for r in records] == list(range(60))
-    times = [r["t"] for r in records]
+    # A looped file plays at its speed and, like a live source, may drop a frame the model
+    # could not take in time (livedet.pacing): frame numbers and times only grow.
+    records = {r["frame"]: r for r in jsonl_records(out)}
+    assert list(records) == sorted(records) and set(records) <= set(range(36))
+    times = [r["t"] for r in records.values()]
     assert all(b > a for a, b in zip(times, times[1:], strict=False))  # keeps increasing
-    first = {d["class_id"]: d["box"] for d in records[0]["detections"]}
-    again = {d["class_id"]: d["box"] for d in records[len(expected)]["detections"]}
-    assert first == again
+    repeated = [frame for frame in records if frame + len(expected) in records]
+    assert repeated, sorted(records)
+
+    def boxes(frame: int) -> dict[int, list[float]]:
+        return {d["class_id"]: d["box"] for d in records[frame]["detections"]}
+
+    assert all(boxes(frame) == boxes(frame + len(expected)) for frame in repeated)
 
 
 @pytest.mark.timeout(120)

@@ -4,6 +4,7 @@ restart mid-run that never blocks the publishing side, a bounded outbox while th
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -222,3 +223,28 @@ def test_a_tracking_run_publishes_its_events_and_stats(broker: Broker, tmp_path:
         assert "sources" in json.loads(subscriber.messages["shop/stats"][-1])
     finally:
         subscriber.close()
+
+
+def test_losing_the_broker_is_one_warning_and_getting_it_back_one_info_line(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="livedet")
+    publisher = MqttPublisher(f"mqtt://127.0.0.1:{broker.port}/kiosk", client_id="test-told")
+    try:
+        wait_for(lambda: publisher.connected, 10, "the publisher to connect")
+        broker.stop()
+        wait_for(lambda: not publisher.connected, 10, "the publisher to see the broker go")
+        failed: list[float] = []
+        told = publisher._client.on_connect_fail
+        publisher._client.on_connect_fail = lambda *a: (failed.append(time.monotonic()), told(*a))
+        wait_for(lambda: len(failed) >= 2, 20, "two failed reconnection attempts")
+        broker.start()
+        wait_for(lambda: publisher.connected, 30, "the publisher to reconnect")
+    finally:
+        publisher.close()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("livedet")]
+    address = f"127.0.0.1:{broker.port}"
+    assert said[0] == ("INFO", f"MQTT connected to {address}")
+    assert said[1][0] == "WARNING" and said[1][1].startswith(f"MQTT broker {address} gone (")
+    assert "retrying in the background" in said[1][1]
+    assert said[2:] == [("INFO", f"MQTT reconnected to {address}")]  # no line per retry

@@ -110,14 +110,18 @@ def partial_files(tmp_path: Path) -> list[Path]:
 
 
 def assert_whole_outputs(tmp_path: Path, reason: str) -> int:
-    """The three outputs agree: N frames in the video, N lines 0..N-1, frames_out == N."""
+    """The three outputs agree: N frames in the video, N lines in frame order, frames_out == N.
+
+    The runs loop, so they play at the clip's speed and, like a live source, may drop a frame
+    the model could not take in time (livedet.pacing): frame numbers grow, perhaps with gaps."""
     out, det, stats_path = outputs(tmp_path)
     stats = json.loads(stats_path.read_text())
     frames = stats["frames_out"]
     assert frames > 0
     assert decoded_count(out) == frames
     lines = det.read_text().splitlines()
-    assert [json.loads(line)["frame"] for line in lines] == list(range(frames))
+    written = [json.loads(line)["frame"] for line in lines]
+    assert written == sorted(set(written)) and len(written) == frames
     assert stats["exit_reason"] == {"SIGINT": "Ctrl-C"}.get(reason, reason)
     assert partial_files(tmp_path) == []
     return frames

@@ -9,6 +9,10 @@ The pipeline's calls never block on the network: a message goes into a bounded o
 handed to paho (whose own thread does the I/O and reconnects with backoff) only while connected
 and only a bounded number at a time. While the broker is away the outbox keeps the newest
 `outbox_size` events, dropping (and counting) the oldest; stats keep only the newest.
+
+The broker being away is said once (a warning: it cannot connect, or it went away), not once per
+retry; connecting, and connecting again, is an info line. Events that never reached it are counted
+in `undelivered` (the run's stats show it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -24,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from livedet.errors import UsageError
+from livedet.secrets import redact_json, redact_url, remember_secrets
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +49,19 @@ class MqttTarget:
 def parse_mqtt_url(url: str) -> MqttTarget:
     """mqtt://[user:password@]host[:port][/prefix] (mqtts:// for TLS, default port 8883)."""
     hint = "use mqtt://HOST[:PORT]/PREFIX, as in mqtt://192.168.1.10:1883/livedet"
+    shown = redact_url(url)  # these messages go to the terminal: no password in them
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as e:
-        raise UsageError(f"--mqtt {url!r}: {e}; {hint}") from None
+        raise UsageError(f"--mqtt {shown!r}: {e}; {hint}") from None
     if parts.scheme not in ("mqtt", "mqtts"):
-        raise UsageError(f"--mqtt {url!r}: the scheme must be mqtt:// or mqtts://; {hint}")
+        raise UsageError(f"--mqtt {shown!r}: the scheme must be mqtt:// or mqtts://; {hint}")
     if not parts.hostname:
-        raise UsageError(f"--mqtt {url!r}: no broker host; {hint}")
+        raise UsageError(f"--mqtt {shown!r}: no broker host; {hint}")
     prefix = unquote(parts.path).strip("/") or "livedet"
     if "#" in url or any(char in prefix for char in "+\0"):
-        raise UsageError(f"--mqtt {url!r}: the prefix may not contain + or #; {hint}")
+        raise UsageError(f"--mqtt {shown!r}: the prefix may not contain + or #; {hint}")
     tls = parts.scheme == "mqtts"
     return MqttTarget(
         host=parts.hostname,
@@ -74,7 +81,7 @@ class MqttPublisher:
         client_id: the MQTT client id; give each kiosk its own, a broker disconnects the older of
             two clients with the same id. Default: livedet-<prefix>.
         outbox_size: events kept while the broker is unreachable; beyond it the oldest are
-            dropped and counted in `dropped`.
+            dropped and counted in `dropped` (and `undelivered`).
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class MqttPublisher:
         keepalive_s: int = 30,
     ) -> None:
         self.target = parse_mqtt_url(url)
+        remember_secrets(self.target.password)  # never in a log line, whoever writes it
         try:
             import paho.mqtt.client as paho
         except ImportError:
@@ -102,6 +110,9 @@ class MqttPublisher:
         self._in_flight: deque[Any] = deque()  # paho MQTTMessageInfo of unacknowledged events
         self._send_lock = threading.Lock()
         self._connected = False
+        self._ever_connected = False
+        self._outage_said = False  # the broker's absence was told: not again until it is back
+        self._closing = self._closed = False
         self.dropped = 0
         self._sent = 0  # events acknowledged by the broker
 
@@ -116,6 +127,7 @@ class MqttPublisher:
         client.will_set(self.topic_available, "offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=10)  # a kiosk is back within 10 s
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         self._client = client
@@ -137,9 +149,17 @@ class MqttPublisher:
         """Events waiting in the outbox (not yet handed to the client library)."""
         return len(self._outbox)
 
+    @property
+    def undelivered(self) -> int:
+        """Events the broker never got: dropped while it was away and, once closed, those left
+        waiting or unacknowledged (a run that ended while the broker was away)."""
+        if not self._closed:
+            return self.dropped  # the waiting ones may still go
+        return self.dropped + self.queued + self._unacknowledged()
+
     def publish_event(self, event: dict[str, Any]) -> None:
         """Queue one event for `<prefix>/events`; returns at once, broker up or not."""
-        payload = json.dumps(event, default=str).encode()
+        payload = json.dumps(redact_json(event), default=str).encode()  # see redact_json
         with self._lock:
             if len(self._outbox) == self._outbox.maxlen:
                 self.dropped += 1  # deque drops the oldest on append
@@ -149,7 +169,7 @@ class MqttPublisher:
     def publish_stats(self, stats: dict[str, Any]) -> None:
         """Replace the stats to send to `<prefix>/stats` (retained); older unsent stats are
         superseded, not queued."""
-        payload = json.dumps(stats, default=str).encode()
+        payload = json.dumps(redact_json(stats), default=str).encode()
         with self._lock:
             self._pending_stats = payload
         self._flush()
@@ -166,16 +186,21 @@ class MqttPublisher:
             info = self._client.publish(self.topic_available, "offline", qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):  # gone: the will says offline
                 info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+        self._closing = True  # our own disconnect: not the broker going away
         self._client.disconnect()
         self._client.loop_stop()
+        self._closed = True
 
     # ---- paho's thread (callbacks run while paho holds its own locks: never wait here) ----
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            log.warning("MQTT broker %s refused the connection: %s", self.target.host, reason)
+        if reason.is_failure:  # wrong credentials, not authorised: paho retries all the same
+            self._say_away(f"refused the connection ({reason})")
             return
-        log.info("MQTT connected to %s:%d", self.target.host, self.target.port)
+        self._outage_said = False
+        again = "re" if self._ever_connected else ""
+        self._ever_connected = True
+        log.info("MQTT %sconnected to %s:%d", again, self.target.host, self.target.port)
         client.publish(self.topic_available, "online", qos=1, retain=True)
         self._connected = True
         # paho re-sends what was in flight at the disconnect right after this callback; newer
@@ -187,13 +212,28 @@ class MqttPublisher:
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         was_connected, self._connected = self._connected, False
-        if was_connected:
-            log.warning(
-                "MQTT broker %s:%d gone (%s); reconnecting in the background",
-                self.target.host,
-                self.target.port,
-                reason,
-            )
+        if was_connected and not self._closing:
+            self._say_away(f"gone ({reason})")
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this from its `except OSError:` around each attempt, without the error:
+        # the exception being handled is the reason (refused, timed out, unknown host).
+        error = sys.exc_info()[1]
+        why = (getattr(error, "strerror", None) or str(error)) if error else "no answer"
+        self._say_away(f"cannot be reached ({why})")
+
+    def _say_away(self, what: str) -> None:
+        """One warning per absence, whatever paho's retries (every 1-10 s) then meet."""
+        if self._outage_said:
+            return
+        self._outage_said = True
+        log.warning(
+            "MQTT broker %s:%d %s; retrying in the background, events wait (up to %d)",
+            self.target.host,
+            self.target.port,
+            what,
+            self._outbox.maxlen,
+        )
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         self._flush()

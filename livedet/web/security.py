@@ -1,21 +1,21 @@
-"""Who may watch: the bind-address rule, the token check and log redaction.
+"""Who may watch: the bind-address rule and the token check.
 
 A kiosk's camera is private. The server binds 127.0.0.1 unless told otherwise, and any other
 address needs a token that every request must carry (stream and event stream included).
+
+What a secret is and how it is hidden in what livedet writes: livedet.secrets.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from livedet.errors import UsageError
 
 _LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
-_TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']*|(Bearer\s+)\S+", re.IGNORECASE)
 
 
 def is_loopback(host: str) -> bool:
@@ -77,8 +77,3 @@ def token_matches(expected: str | None, given: str | None) -> bool:
     if not expected:
         return True
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
-
-
-def redact(text: str) -> str:
-    """`text` with any token value replaced by ***, for log lines."""
-    return _TOKEN_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)

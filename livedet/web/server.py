@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from livedet.errors import SinkError
+from livedet.secrets import redact, redact_json, remember_secrets
 from livedet.web.hub import WebHub
-from livedet.web.security import check_bind, redact, request_token, token_matches
+from livedet.web.security import check_bind, request_token, token_matches
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class WebServer:
         check_bind(host, token)
         self.hub = hub
         self.token = token or None
+        remember_secrets(self.token)  # a --serve-token-file's contents, too: never in a log line
         self.max_stream_fps = max_stream_fps
         self.send_timeout_s = send_timeout_s
         self.stream_viewers = _Viewers(max_viewers)
@@ -278,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not events and self._viewer_left():
                     break
                 for event_id, event in events:
-                    data = json.dumps(event, default=str)
+                    data = json.dumps(redact_json(event), default=str)  # as _send_json
                     self.wfile.write(f"id: {event_id}\ndata: {data}\n\n".encode())
                 if events or time.monotonic() - quiet_since > 15:
                     if not events:
@@ -307,7 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send_json(self, code: HTTPStatus, document: dict[str, Any]) -> None:
-        self._send_body(code, json.dumps(document, default=str).encode(), "application/json")
+        # Source names (a stream's URL) and reasons may carry a password: redacted like a log.
+        body = json.dumps(redact_json(document), default=str).encode()
+        self._send_body(code, body, "application/json")
 
     def _send_body(
         self,
