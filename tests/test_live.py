@@ -215,11 +215,21 @@ def test_stream_not_up_yet_is_waited_for(start, tmp_path: Path, color_model_b1: 
         late.unavailable = False
         assert livedet.finish() == 0, livedet.lines
     assert sum("not up yet" in line for line in livedet.lines) == 1, livedet.lines
-    assert any(re.search(r"is up after [\d.]+ s, attempt \d+$", ln) for ln in livedet.lines)
+    up = [
+        i
+        for i, ln in enumerate(livedet.lines)
+        if re.search(r"is up after [\d.]+ s, attempt \d+$", ln)
+    ]
+    assert len(up) == 1, livedet.lines
+    # The wait was no stalled read and no reconnect: nothing says "reconnecting" before the
+    # stream came up. (Once up, a loaded machine may stall a read past the 1 s stall timeout for
+    # real; that reconnect is counted and said, which is right.)
+    assert not any("reconnecting" in line for line in livedet.lines[: up[0]]), livedet.lines
     assert_whole_recording(tmp_path, frames=10)
     stats = run_stats(tmp_path)
     assert stats["exit_reason"] == "--max-frames"
-    assert stats["outage_s"] > 0 and stats["reconnects"] == 0  # it was never lost
+    said = sum("reconnecting" in line for line in livedet.lines[up[0] :])
+    assert stats["outage_s"] > 0 and stats["reconnects"] == said, (stats, livedet.lines)
 
 
 @pytest.mark.timeout(180)
