@@ -7,8 +7,6 @@ has already destroyed it.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -20,6 +18,7 @@ import cv2
 import numpy as np
 
 from livedet.errors import UsageError
+from livedet.x11 import XServer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,9 @@ WINDOW_SCREEN_SHARE = 0.9
 # A window hidden this long is taken as closed; shorter gaps are a window manager re-parenting
 # or re-mapping it (fullscreen toggles, openbox starting after the window).
 CLOSED_AFTER_HIDDEN_SECONDS = 0.25
+# How often a fullscreen window on a bare X server looks for a window manager started after it
+# (a kiosk session that starts livedet and the manager side by side).
+WINDOW_MANAGER_CHECK_SECONDS = 1.0
 
 
 def check_display_available() -> None:
@@ -81,44 +83,27 @@ def check_display_available() -> None:
         )
 
 
-def screen_size() -> tuple[int, int]:
-    """(width, height) of the X screen in pixels, asked of libX11 directly (no extra package);
-    FALLBACK_SCREEN_SIZE where there is no X server to ask."""
-    library = ctypes.util.find_library("X11")
-    if not library or not os.environ.get("DISPLAY"):
-        return FALLBACK_SCREEN_SIZE
-    try:
-        x11 = ctypes.CDLL(library)
-        x11.XOpenDisplay.restype = ctypes.c_void_p
-        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        for name in ("XDefaultScreen", "XCloseDisplay"):
-            getattr(x11, name).argtypes = [ctypes.c_void_p]
-        for name in ("XDisplayWidth", "XDisplayHeight"):
-            getattr(x11, name).argtypes = [ctypes.c_void_p, ctypes.c_int]
-        display = x11.XOpenDisplay(None)
-        if not display:
-            return FALLBACK_SCREEN_SIZE
-        try:
-            screen = x11.XDefaultScreen(display)
-            width, height = x11.XDisplayWidth(display, screen), x11.XDisplayHeight(display, screen)
-        finally:
-            x11.XCloseDisplay(display)
-    except (OSError, AttributeError):
-        return FALLBACK_SCREEN_SIZE
-    return (width, height) if width > 0 and height > 0 else FALLBACK_SCREEN_SIZE
+def letterbox_placement(
+    image_size: tuple[int, int], width: int, height: int
+) -> tuple[int, int, int, int]:
+    """Where `letterbox` puts a picture of ``image_size`` (width, height): its fitted
+    (left, top, width, height) on the ``width`` x ``height`` canvas."""
+    scale = min(width / image_size[0], height / image_size[1])
+    fitted_w = max(1, min(width, round(image_size[0] * scale)))
+    fitted_h = max(1, min(height, round(image_size[1] * scale)))
+    return (width - fitted_w) // 2, (height - fitted_h) // 2, fitted_w, fitted_h
 
 
 def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` scaled to fit ``width`` x ``height`` at its own aspect ratio, centred on black."""
-    scale = min(width / image.shape[1], height / image.shape[0])
-    fitted_w = max(1, min(width, round(image.shape[1] * scale)))
-    fitted_h = max(1, min(height, round(image.shape[0] * scale)))
-    shrinking = scale < 1
+    left, top, fitted_w, fitted_h = letterbox_placement(
+        (image.shape[1], image.shape[0]), width, height
+    )
+    shrinking = fitted_w < image.shape[1] or fitted_h < image.shape[0]
     fitted = cv2.resize(
         image, (fitted_w, fitted_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     )
     canvas = np.zeros((height, width, 3), np.uint8)
-    top, left = (height - fitted_h) // 2, (width - fitted_w) // 2
     canvas[top : top + fitted_h, left : left + fitted_w] = fitted
     return canvas
 
@@ -147,7 +132,8 @@ class Window:
     """A window titled ``title`` (say which source it shows) that fits the screen.
 
     ``fullscreen``: the picture fills the whole screen, letterboxed on black, with or without a
-    window manager (without one, the window is placed at 0,0 at the screen's size itself).
+    window manager (without one, the window is placed at 0,0 at the screen's size itself; one
+    started later gets the window as fullscreen, not as a normal window with a title bar).
     `show()` returns None or one of the events above; after CLOSED every later call returns
     CLOSED again without reopening the window.
     """
@@ -164,15 +150,21 @@ class Window:
         self._help_until = 0.0
         self._help_on = False
         self._last_image: np.ndarray | None = None
+        self._x_server = XServer()
+        self._window_manager = False
+        self._next_window_manager_check = 0.0
 
     def __enter__(self) -> Window:
-        self._screen = screen_size()
+        self._x_server.__enter__()
+        self._screen = self._x_server.screen_size() or FALLBACK_SCREEN_SIZE
+        self._window_manager = self._x_server.window_manager_running()
         try:
             # GUI_NORMAL: no Qt toolbar/status bar, just the picture (kiosks).
             cv2.namedWindow(
                 self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL
             )
         except cv2.error as e:
+            self._x_server.__exit__(None, None, None)
             raise UsageError(f"cannot open a window: {e.msg.strip()}; pass --no-display") from e
         self._opened = True
         self._help_until = time.monotonic() + HELP_SECONDS_AT_START
@@ -183,11 +175,28 @@ class Window:
     # -- geometry ---------------------------------------------------------------------------
 
     def _enter_fullscreen(self) -> None:
-        # A window manager honours the fullscreen property; without one (a bare kiosk X server)
-        # nobody does, so the window is also placed and sized to cover the screen by hand.
-        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+        # Without a window manager (a bare kiosk X server) nobody honours the fullscreen state,
+        # so the window is first placed and sized to cover the screen by hand. The state comes
+        # last: OpenCV's Qt resizeWindow() calls showNormal(), which drops it, and a window
+        # manager then keeps its title bar above a screen-sized normal window.
         cv2.moveWindow(self.title, 0, 0)
         cv2.resizeWindow(self.title, *self._screen)
+        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+
+    def _follow_a_late_window_manager(self) -> None:
+        """A window manager started after a fullscreen window takes it for a normal one (Qt
+        asked nobody for the fullscreen state): ask again once it runs."""
+        if not self.fullscreen or self._window_manager:
+            return
+        now = time.monotonic()
+        if now < self._next_window_manager_check:
+            return
+        self._next_window_manager_check = now + WINDOW_MANAGER_CHECK_SECONDS
+        if self._x_server.window_manager_running():
+            log.debug("a window manager started: fullscreen again")
+            self._window_manager = True
+            cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL)
+            self._enter_fullscreen()
 
     def _leave_fullscreen(self) -> None:
         cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL)
@@ -223,6 +232,7 @@ class Window:
         if self._window_was_closed():
             self.closed = True
             return CLOSED
+        self._follow_a_late_window_manager()
         return self._handle_key(key)
 
     def _paint(self) -> None:
@@ -282,6 +292,7 @@ class Window:
         if not self._opened:
             return
         self._opened = False
+        self._x_server.__exit__(None, None, None)
         if self.closed:
             return  # the window manager destroyed it; destroyWindow would raise NULL guiReceiver
         try:

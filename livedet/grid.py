@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from livedet.display import letterbox
-from livedet.render import draw_status
+from livedet.display import letterbox, letterbox_placement
+from livedet.render import draw_status, drawn_regions
 
 if TYPE_CHECKING:
     from livedet.lanes import Lane, VideoOutput
@@ -45,7 +45,8 @@ def grid_shape(count: int) -> tuple[int, int]:
 
 def grid(lanes: Sequence[Lane], tile_width: int = TILE_WIDTH) -> np.ndarray:
     """Tiles of 16:9 cells, each picture letterboxed in black, captioned with its number, name,
-    state and FPS; a source that has no picture yet, or is down, says so on its tile."""
+    state and FPS in the corner where the caption hides the least of its boxes and tags; a
+    source that has no picture yet, or is down, says so on its tile."""
     columns, rows = grid_shape(len(lanes))
     tile_height = tile_width * 9 // 16
     canvas = np.zeros((rows * tile_height, columns * tile_width, 3), np.uint8)
@@ -65,9 +66,20 @@ def grid(lanes: Sequence[Lane], tile_width: int = TILE_WIDTH) -> np.ndarray:
             caption.append(status.upper())
         elif lane.last_rendered is None:
             caption.append("WAITING FOR THE FIRST FRAME")
-        draw_status(tile, caption)
+        draw_status(tile, caption, avoid=_drawn_on_tile(lane, tile_width, tile_height))
         cv2.rectangle(tile, (0, 0), (tile_width - 1, tile_height - 1), (60, 60, 60), 1)
     return canvas
+
+
+def _drawn_on_tile(lane: Lane, tile_width: int, tile_height: int) -> np.ndarray | None:
+    """The lane's boxes with their tags (livedet.render.drawn_regions), in tile pixels."""
+    picture, detections = lane.last_rendered, lane.last_detections
+    if picture is None or detections is None or not len(detections):
+        return None
+    height, width = picture.shape[:2]
+    left, top, fitted_w, fitted_h = letterbox_placement((width, height), tile_width, tile_height)
+    scale = np.array([fitted_w / width, fitted_h / height] * 2)
+    return drawn_regions(picture, detections.boxes) * scale + (left, top, left, top)
 
 
 GRID_FPS = 15.0  # frames a second of a recorded grid (--out with several sources)

@@ -47,6 +47,8 @@ class Lane:
     analytics: SourceAnalytics | None = None
     stats: RunStats = field(default_factory=RunStats)
     last_rendered: np.ndarray | None = None  # the newest annotated frame (window, web, photo)
+    # The detections drawn on last_rendered, in its pixels: a grid tile's caption avoids them.
+    last_detections: Detections | None = None
 
     def __post_init__(self) -> None:
         self.name = self.name or self.source.description

@@ -342,7 +342,8 @@ class Pipeline:
                     status_lines=self._status_for(lane),
                 )
                 self.stats.add_stage("render", time.perf_counter() - started)
-                lane.last_rendered = item.frame.image
+                lane.last_detections = item.detections  # before the image: a tile's caption
+                lane.last_rendered = item.frame.image  # avoids the boxes of what it shows
                 if self.screen is not None:
                     self.screen.new_render.set()  # newest wins for the screen
                     # Capture-to-display latency; with a window the screen is what users see.

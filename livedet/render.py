@@ -135,8 +135,31 @@ def annotate(
         _draw_tag(frame, text, (x1, y1), colour, font_scale, text_thickness, pad=thickness)
     lines = {"full": list(status_lines), "fps": list(status_lines[:1]), "none": []}[overlay]
     if lines:
-        draw_status(frame, lines, avoid=detections.boxes)
+        draw_status(frame, lines, avoid=drawn_regions(frame, detections.boxes))
     return frame
+
+
+# The width a tag is taken to have where its text is not known (a grid tile's caption avoiding
+# the tags of a picture drawn earlier): a common label and score.
+TYPICAL_TAG = "person 0.00"
+
+
+def drawn_regions(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(n, 4) x1, y1, x2, y2 of what `annotate` draws on ``frame`` for each of the ``boxes``:
+    the box and its tag, above the box where there is room (else inside it), at least as wide
+    as TYPICAL_TAG. What a status panel or caption must not cover."""
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    thickness, frame_font_scale = _scale(frame)
+    text_thickness = thickness // 2
+    regions = boxes.copy()
+    for region in regions:
+        x1, y1, x2, y2 = region
+        font_scale = _tag_font_scale(frame_font_scale, y2 - y1, text_thickness)
+        (text_w, text_h), baseline = cv2.getTextSize(TYPICAL_TAG, FONT, font_scale, text_thickness)
+        tag_h = text_h + baseline + 2 * thickness
+        region[1] = y1 - tag_h if y1 - tag_h >= 0 else y1  # as _draw_tag places it
+        region[2] = max(x2, x1 + text_w + 2 * thickness)
+    return regions
 
 
 def _draw_tag(
@@ -209,7 +232,8 @@ def draw_status(
 ) -> tuple[int, int, int, int]:
     """Status text (FPS, latency, reconnecting) on a compact dark translucent panel, in the
     corner where it covers the least of the ``avoid`` boxes ((n, 4) x1, y1, x2, y2; top-left
-    when there are none). Returns the panel's (x1, y1, x2, y2)."""
+    when there are none, or when every corner covers as much; `drawn_regions` gives the boxes
+    of detections with their tags). Returns the panel's (x1, y1, x2, y2)."""
     _, font_scale = _scale(frame)
     font_scale *= 0.7
     sizes = [cv2.getTextSize(line, FONT, font_scale, 1) for line in lines]

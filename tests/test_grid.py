@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from fakes import StatusOnlySource
 
+from livedet.detections import Detections
+from livedet.display import letterbox
 from livedet.grid import TILE_WIDTH, compose_screen, grid, grid_shape
 from livedet.pipeline import Lane
-from livedet.render import PANEL_DARKEN, draw_status
+from livedet.render import PANEL_DARKEN, annotate, class_colour, draw_status
 
 TILE_HEIGHT = TILE_WIDTH * 9 // 16
 GREY = 128
@@ -93,3 +95,38 @@ def test_focus_shows_one_source_large_and_marks_a_lost_one() -> None:
 def test_one_source_is_shown_as_rendered() -> None:
     only = lane("camera 0")
     assert compose_screen([only], None, lambda _: []) is only.last_rendered
+
+
+def _detections(*boxes: tuple[int, int, int, int]) -> Detections:
+    return Detections(
+        np.array(boxes, np.float32).reshape(-1, 4),
+        np.full(len(boxes), 0.9, np.float32),
+        np.ones(len(boxes), np.int32),  # class 1: "person"
+    )
+
+
+def test_a_caption_moves_off_a_tag_in_its_corner_and_stays_there_without_boxes() -> None:
+    """Issue 24 (10): the caption once covered the tags at the top-left of a tile. A box just
+    below the caption's default corner puts only its tag there: the tag counts too."""
+    tagged, elsewhere, plain = lane("door"), lane("yard"), lane("promo.mp4", "file")
+    tagged.last_detections = _detections((10, 16, 120, 150))  # its tag at the top-left
+    elsewhere.last_detections = _detections((200, 100, 300, 170))  # at the bottom-right
+    for drawn in (tagged, elsewhere):
+        assert drawn.last_rendered is not None and drawn.last_detections is not None
+        annotate(drawn.last_rendered, drawn.last_detections, {1: "person"})
+    canvas = grid([tagged, elsewhere, plain])
+    tiles = [tile(canvas, i, columns=2) for i in range(3)]
+    picture_scale = TILE_WIDTH // 320
+    box_top = 16 * picture_scale
+    assert caption_height(tiles[2]) < box_top  # the caption alone would not cover the box ...
+    tag = tiles[0][2:box_top, 10 * picture_scale : 60 * picture_scale]
+    assert (tag == class_colour(1)).all(axis=2).mean() > 0.5  # ... but the tag above it does
+    assert tagged.last_rendered is not None
+    as_drawn = letterbox(tagged.last_rendered, TILE_WIDTH, TILE_HEIGHT)
+    left_half = (slice(1, -1), slice(1, TILE_WIDTH // 2))  # inside the tile's 1 px border
+    assert np.array_equal(tiles[0][left_half], as_drawn[left_half])  # tag and box uncovered
+    top_right = tiles[0][1:8, -4]
+    assert (top_right == PANEL).all()  # the caption went to the next free corner
+    for unmoved in tiles[1:]:  # no box near its corner, or none at all: top-left as before
+        assert caption_height(unmoved) > 5
+        assert (unmoved[1:8, -4] == GREY).all()
