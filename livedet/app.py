@@ -152,6 +152,7 @@ def _run(
             ", ".join(lane.source.description for lane in lanes),
         )
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
+        remote.ready(stats, lanes)
         remote.running(True)
         try:
             pipeline.run()

@@ -43,7 +43,8 @@ def _file_progress(total: int | None) -> Callable[[RunStats], None]:
         if not tty and not finished and now - last_line[0] < LOG_EVERY:
             return  # a log gets a line every 10 s, and the last word
         last_line[0] = now
-        sys.stderr.write(("\r" if tty else "") + file_progress_text(stats, total) + "   ")
+        # A terminal's line is rewritten in place; a log's lines say who wrote them.
+        sys.stderr.write(("\r" if tty else "livedet: ") + file_progress_text(stats, total) + "   ")
         sys.stderr.write("\n" if not tty or finished else "")
         sys.stderr.flush()
 

@@ -15,6 +15,7 @@ from livedet.config import Config
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
+    from livedet.analytics import SourceAnalytics
     from livedet.lanes import Lane
     from livedet.web.hub import WebHub
     from livedet.web.mqtt import MqttPublisher
@@ -63,6 +64,14 @@ class Remote:
         """Blocking serve_forever()/shutdown() objects for the pipeline to run in its threads."""
         return [self.server] if self.server is not None else []
 
+    def ready(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
+        """Just before the run, when the web server starts answering: its first /api/stats
+        already names every source with its state, the frame count, and the lines and zones
+        being counted (at 0), so a page opened now shows the run, not an empty shell."""
+        if self.hub is not None:
+            self._next_status = time.monotonic() + STATUS_EVERY
+            self.hub.publish_status(status_document(stats, lanes, time.monotonic() - self._started))
+
     def running(self, running: bool) -> None:
         if self.hub is not None:
             self.hub.set_running(running)
@@ -107,8 +116,20 @@ def status_document(stats: RunStats, lanes: Sequence[Lane], uptime: float) -> di
             "outage_s": round(lane.source.outage_seconds, 1),
             "uptime_s": round(uptime, 1),
         }
-    counts = {lane.name: lane.analytics.as_dict() for lane in lanes if lane.analytics is not None}
+    counts = {lane.name: _counts(lane.analytics) for lane in lanes if lane.analytics is not None}
     return {"sources": sources, "counts": counts, "frames_out": stats.frames_out}
+
+
+def _counts(analytics: SourceAnalytics) -> dict[str, Any]:
+    """A source's counts; before its first frame (the counters need the frame's size) its lines
+    and zones at 0, so a viewer sees what is counted from the start."""
+    counts = analytics.as_dict()
+    if analytics.counters is None and (analytics.lines or analytics.zones):
+        from livedet.counting import Counters
+
+        empty = Counters(analytics.lines, analytics.zones, frame_size=(1, 1), source=analytics.name)
+        counts.update(empty.as_dict())
+    return counts
 
 
 def fan_out(*sinks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:

@@ -60,7 +60,7 @@ def test_a_log_gets_the_last_word_too(monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline = Pipeline(lanes, detect_one_person, LABELS)
     printer(pipeline.stats)
     printer(pipeline.run())
-    assert log.getvalue().splitlines()[-1].startswith("24 of 24 frames (100%)")
+    assert log.getvalue().splitlines()[-1].startswith("livedet: 24 of 24 frames (100%)")
 
 
 @pytest.mark.timeout(30)

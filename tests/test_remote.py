@@ -36,6 +36,25 @@ def test_status_document_has_every_source_with_its_state_and_figures() -> None:
     json.dumps(document)  # JSON-ready, as the web view and MQTT send it
 
 
+def test_status_document_counts_configured_lines_and_zones_at_zero_before_the_first_frame() -> None:
+    from livedet.analytics import SourceAnalytics
+    from livedet.regions import parse_line, parse_zone
+    from livedet.tracking import ByteTrack
+
+    door = Lane(StatusOnlySource("door", "live", True), name="door")  # type: ignore[arg-type]
+    door.analytics = SourceAnalytics(
+        ByteTrack(),
+        name="door",
+        labels={1: "person"},
+        lines=[parse_line("0.5,0,0.5,1:middle")],
+        zones=[parse_zone("0,0,1,0,1,1:hall")],
+    )
+    counts = status_document(RunStats(), [door], uptime=0.0)["counts"]["door"]
+    assert counts["lines"] == {"middle": {"in": 0, "out": 0, "by_class": {}}}
+    assert counts["zones"]["hall"]["inside"] == counts["zones"]["hall"]["entries"] == 0
+    assert counts["source"] == "door" and counts["inferences"] == 0
+
+
 def test_fan_out_gives_every_event_to_every_sink_in_order() -> None:
     first: list[dict[str, int]] = []
     second: list[dict[str, int]] = []
@@ -62,7 +81,8 @@ def test_a_run_with_serve_answers_health_stats_and_snapshots(
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     process = subprocess.Popen(
         [sys.executable, "-m", "livedet", str(video), "--loop", "--model", str(color_model_b1),
-         "--no-display", "--serve", "127.0.0.1:0", "--stats", str(tmp_path / "s.json")],
+         "--no-display", "--serve", "127.0.0.1:0", "--stats", str(tmp_path / "s.json"),
+         "--track", "--line", "0.5,0,0.5,1:middle"],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -79,6 +99,12 @@ def test_a_run_with_serve_answers_health_stats_and_snapshots(
             found = [re.search(r"web view on (http://\S+)", line) for line in lines]
             url = next((m.group(1) for m in found if m), None)
             time.sleep(0.05)
+        # Asked while the model loads: answered once the run begins, already with the run.
+        code, body = _get(url + "api/stats")
+        first = json.loads(body)
+        assert code == 200 and "frames_out" in first, first
+        assert first["sources"]["loop.mkv"]["state"] == "live", first
+        assert first["counts"]["loop.mkv"]["lines"]["middle"].keys() >= {"in", "out"}, first
         while True:  # frames flow once the model has loaded
             code, body = _get(url + "api/stats")
             stats = json.loads(body)

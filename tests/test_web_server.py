@@ -54,6 +54,8 @@ def hub() -> WebHub:
     hub.publish_frame("cam0", frame_with_box(), timestamp=0.0)
     hub.publish_status({"sources": {"cam0": {"state": "live", "fps": 24.5}}, "counts": {"in": 2}})
     hub.publish_event({"type": "cross", "track_id": 7})
+    hub.publish_event({"event": "enter", "source": "cam0", "track_id": 8, "zone": "hall"})
+    hub.publish_frame("cam0", frame_with_box(), timestamp=0.1)  # event 2's thumbnail
     return hub
 
 
@@ -94,6 +96,7 @@ ENDPOINTS = [
     "/snapshot.jpg?source=cam0",
     "/api/stats",
     "/api/events",
+    "/api/events/2.jpg",
     "/healthz",
     "/no-such-page",
 ]
@@ -190,10 +193,77 @@ def test_api_stats_and_events(open_server: WebServer) -> None:
     assert stats["sources"]["cam0"]["fps"] == 24.5
     assert stats["sources"]["cam0"]["frame_shape"] == [120, 160, 3]
     assert stats["counts"] == {"in": 2}
-    assert stats["events"] == [{"id": 1, "type": "cross", "track_id": 7}]
+    first, second = stats["events"]
+    assert first.pop("wall_time") == pytest.approx(time.time(), abs=30)
+    assert first == {"id": 1, "type": "cross", "track_id": 7}  # no source: no thumbnail
+    assert second["thumbnail"] == "api/events/2.jpg"  # relative: works behind a path prefix
     status, headers, body = get(open_server, "/api/events", limit=200)
     assert headers["Content-Type"] == "text/event-stream"
-    assert b'id: 1\ndata: {"type": "cross", "track_id": 7}' in body
+    assert b'id: 1\ndata: {"type": "cross", "track_id": 7, "wall_time": ' in body
+
+
+def test_first_stats_answer_has_the_frame_count() -> None:
+    for server in serve(WebHub()):  # nothing published yet: a run that has not begun
+        status, _, body = get(server, "/api/stats")
+        assert status == 200 and json.loads(body)["frames_out"] == 0
+
+
+def jpeg_size(body: bytes) -> tuple[int, int]:
+    image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, body[:80]
+    return image.shape[1], image.shape[0]
+
+
+def test_event_thumbnail_is_a_small_jpeg_of_the_next_frame(hub: WebHub) -> None:
+    for server in serve(hub, token=TOKEN):
+        hub.publish_event({"event": "cross", "source": "cam0", "track_id": 9, "line": "door"})
+        big = np.full((1080, 1920, 3), 200, np.uint8)
+        threading.Timer(0.3, hub.publish_frame, ("cam0", big, 0.2)).start()
+        # Asked before its frame exists (an event reaches the page first): answered once it does.
+        status, headers, body = get(server, f"/api/events/3.jpg?token={TOKEN}")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg"
+        assert jpeg_size(body) == (256, 144)
+        image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        assert abs(int(image[70, 128, 0]) - 200) < 8  # the frame after the event, not before
+        assert jpeg_size(get(server, f"/api/events/2.jpg?token={TOKEN}")[2]) == (160, 120)
+        assert get(server, "/api/events/3.jpg")[0] == 401  # the token rule, as everywhere
+        for missing in ("1", "99", "0", "%C2%B2", "3x", "-3"):  # no source, unknown, not a number
+            status, _, body = get(server, f"/api/events/{missing}.jpg?token={TOKEN}")
+            assert status == 404 and b"jpeg" not in body.lower(), missing
+
+
+def test_thumbnails_stay_bounded_on_a_long_run() -> None:
+    """Days of events, one source with frames and one that ended: memory stays at max_events."""
+    hub = WebHub(max_events=5)
+    frame = frame_with_box()
+    for n in range(2000):
+        hub.publish_event({"event": "enter", "source": "ended" if n % 3 else "cam0"})
+        hub.publish_frame("cam0", frame, timestamp=n)
+    newest, events = hub.events_after(0)
+    assert newest == 2000 and [i for i, _ in events] == list(range(1996, 2001))
+    assert len(hub._thumbnails) <= 5 and len(hub._event_wall_times) == 5
+    assert sum(len(ids) for ids in hub._awaiting_frame.values()) <= 5
+    assert hub.thumbnail(1) == b"" and hub.thumbnail(1998) == b""  # too old; source ended
+    assert hub.thumbnail(1999)[:2] == b"\xff\xd8"
+
+
+def test_events_of_one_frame_share_one_thumbnail() -> None:
+    hub = WebHub()
+    for track_id in (1, 2, 3):
+        hub.publish_event({"event": "cross", "source": "cam0", "track_id": track_id})
+    hub.publish_frame("cam0", frame_with_box(), timestamp=0.0)
+    assert hub.thumbnail(1) is hub.thumbnail(2) is hub.thumbnail(3)
+
+
+def test_events_resume_after_last_event_id_and_start_over_for_a_new_run(
+    open_server: WebServer,
+) -> None:
+    status, _, body = get(open_server, "/api/events", {"Last-Event-ID": "1"}, limit=200)
+    assert b"id: 2\n" in body and b"id: 1\n" not in body
+    # A page that watched an earlier run (ids up to 57) gets this run's events, not silence.
+    for last in ("57", "²"):
+        status, _, body = get(open_server, "/api/events", {"Last-Event-ID": last}, limit=200)
+        assert status == 200 and b"id: 1\n" in body, last
 
 
 def test_snapshot_is_the_newest_frame_and_encoded_once_for_all_viewers(

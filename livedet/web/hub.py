@@ -1,10 +1,12 @@
 """The shared store between the pipeline and the web viewers: newest frame per source, latest
-status, last events, and the health verdict derived from them.
+status, last events with a thumbnail each, and the health verdict derived from them.
 
 The pipeline's calls (`publish_frame`, `publish_status`, `publish_event`) only swap references
-under a lock and wake waiting viewers: no encoding, no I/O, no waiting on a viewer. A frame is
-JPEG-encoded lazily by the first viewer that wants it, once, and the bytes are shared by every
-viewer; a slow viewer simply skips to whatever is newest when it is ready again.
+under a lock and wake waiting viewers: no I/O, no waiting on a viewer. A frame is JPEG-encoded
+lazily by the first viewer that wants it, once, and the bytes are shared by every viewer; a slow
+viewer simply skips to whatever is newest when it is ready again. The one exception: the first
+frame of a source after one of its events becomes that event's thumbnail, a 256-pixel-wide JPEG
+made at once (about half a millisecond, whatever the frame size), so no full frame is kept for it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+THUMBNAIL_WIDTH = 256  # pixels; shown at half that on the page, sharp on a phone's screen
+THUMBNAIL_QUALITY = 75
+_COMING = b""  # a thumbnail whose frame has not been published yet
 
 
 @dataclass
@@ -49,7 +55,8 @@ class WebHub:
             makes /healthz answer 503, so systemd or an orchestrator restarts the kiosk.
         stall_limit_s: a live source that published no frame for this long while the pipeline runs
             (see `set_running`) makes /healthz answer 503: the pipeline has hung.
-        max_events: how many recent events are kept for new viewers and /api/stats.
+        max_events: how many recent events (and their thumbnails, 5-15 kB each) are kept for
+            new viewers and /api/stats; memory stays bounded however long the kiosk runs.
         jpeg_quality: 1-100; 80 keeps a 640x480 frame near 40-60 kB for a phone on Wi-Fi.
     """
 
@@ -73,6 +80,9 @@ class WebHub:
         self._status: dict[str, Any] = {}
         self._down_since: dict[str, float] = {}
         self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=max_events)
+        self._event_wall_times: dict[int, float] = {}
+        self._thumbnails: dict[int, bytes] = {}  # event id -> JPEG, _COMING until its frame
+        self._awaiting_frame: dict[str, list[int]] = {}  # source -> event ids
         self._event_ids = itertools.count(1)
         self._last_event_id = 0
         self._running_since: float | None = None
@@ -88,7 +98,8 @@ class WebHub:
 
     def publish_frame(self, source: str, image_bgr: np.ndarray, timestamp: float) -> None:
         """Make `image_bgr` the newest frame of `source`. The hub keeps a reference: the caller
-        must not draw into this array afterwards (pass a copy if it will)."""
+        must not draw into this array afterwards (pass a copy if it will). The first frame after
+        an event of `source` also becomes that event's thumbnail."""
         now = self._clock()
         with self._changed:
             sequence = next(self._sequence)
@@ -96,7 +107,15 @@ class WebHub:
                 image_bgr, timestamp, sequence, now, shape=tuple(image_bgr.shape)
             )
             self._published[source] = self._published.get(source, 0) + 1
+            awaiting = self._awaiting_frame.pop(source, [])
             self._changed.notify_all()
+        if awaiting:
+            thumbnail = _thumbnail(image_bgr)  # outside the lock: viewers never wait for it
+            with self._changed:
+                for event_id in awaiting:
+                    if event_id in self._thumbnails:  # not dropped with its event meanwhile
+                        self._thumbnails[event_id] = thumbnail  # one copy for all its events
+                self._changed.notify_all()
 
     def publish_status(self, status: dict[str, Any]) -> None:
         """Replace the status: ``{"sources": {name: {"state": "live"|"reconnecting", "fps",
@@ -113,11 +132,32 @@ class WebHub:
                     self._down_since.setdefault(name, now - reported)
 
     def publish_event(self, event: dict[str, Any]) -> None:
-        """Append a tracking/counting event; only the last `max_events` are kept."""
+        """Append a tracking/counting event; only the last `max_events` are kept. An event that
+        names its "source" gets a thumbnail from that source's next frame. `event` is kept as
+        given (the --events file and MQTT get the same dict): never changed here."""
         with self._changed:
-            self._last_event_id = next(self._event_ids)
-            self._events.append((self._last_event_id, event))
+            event_id = self._last_event_id = next(self._event_ids)
+            self._events.append((event_id, event))
+            self._event_wall_times[event_id] = time.time()
+            source = event.get("source")
+            if isinstance(source, str):
+                self._thumbnails[event_id] = _COMING
+                self._awaiting_frame.setdefault(source, []).append(event_id)
+            self._forget_old_events()
             self._changed.notify_all()
+
+    def _forget_old_events(self) -> None:
+        # The deque drops the oldest event by itself; its thumbnail and wall time go with it.
+        oldest = self._events[0][0]
+        for table in (self._thumbnails, self._event_wall_times):
+            for event_id in [i for i in table if i < oldest]:
+                del table[event_id]
+        for source, ids in list(self._awaiting_frame.items()):
+            kept = [i for i in ids if i >= oldest]
+            if kept:
+                self._awaiting_frame[source] = kept
+            else:
+                del self._awaiting_frame[source]  # a source that ended keeps nothing
 
     # ---- called by the web server's viewer threads ----
 
@@ -163,15 +203,41 @@ class WebHub:
         self, after: int, timeout: float = 0.0
     ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
         """Events with an id greater than `after`, waiting up to `timeout` seconds for one;
-        returns (newest id, [(id, event), ...])."""
+        returns (newest id, [(id, event for the web view), ...]): the event as published plus
+        "wall_time" (epoch seconds when it was published) and, when it has one, "thumbnail"
+        (its JPEG's path, relative to the page). An `after` beyond the newest id comes from a
+        page that watched an earlier run: it gets every event of this one."""
         deadline = time.monotonic() + timeout
         with self._changed:
+            if after > self._last_event_id:
+                after = 0
             while self._last_event_id <= after:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._changed.wait(remaining)
-            return self._last_event_id, [item for item in self._events if item[0] > after]
+            return self._last_event_id, [
+                (i, self._web_event(i, event)) for i, event in self._events if i > after
+            ]
+
+    def _web_event(self, event_id: int, event: dict[str, Any]) -> dict[str, Any]:
+        extra: dict[str, Any] = {"wall_time": round(self._event_wall_times[event_id], 3)}
+        if event_id in self._thumbnails:
+            extra["thumbnail"] = f"api/events/{event_id}.jpg"
+        return {**event, **extra}
+
+    def thumbnail(self, event_id: int, timeout: float = 0.0) -> bytes:
+        """The JPEG thumbnail of event `event_id`, waiting up to `timeout` seconds for its frame
+        (an event reaches a viewer a few milliseconds before the frame it happened on);
+        b"" when there is none: no source, too old, or its source published no frame since."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._thumbnails.get(event_id) == _COMING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            return self._thumbnails.get(event_id, b"")
 
     def health(self) -> Health:
         """503-worthy when a source is down longer than the outage limit or a live source
@@ -217,9 +283,31 @@ class WebHub:
                 entry["frame_age_s"] = round(now - frame.published_at, 3)
                 entry["frame_shape"] = list(frame.shape)
                 entry["frames_published"] = self._published[name]
-            events = [{"id": i, **event} for i, event in list(self._events)[-recent_events:]]
+            events = [
+                {"id": i, **self._web_event(i, event)}
+                for i, event in list(self._events)[-recent_events:]
+            ]
         status["sources"] = sources
+        status.setdefault("frames_out", 0)  # a run that has not begun has sent none yet
         status["events"] = events
         status["health"] = self.health().as_dict()
         status["frames_encoded"] = self.frames_encoded
         return status
+
+
+def _thumbnail(image_bgr: np.ndarray) -> bytes:
+    """A THUMBNAIL_WIDTH-wide JPEG of a frame. Linear to twice the size, then area to the size:
+    close to a plain area resize's look at a tenth of its cost on a 1080p frame."""
+    import cv2
+
+    height, width = image_bgr.shape[:2]
+    target = min(THUMBNAIL_WIDTH, width)  # a small frame is not blown up
+    size = (target, max(1, round(height * target / max(width, 1))))
+    small = image_bgr
+    if width > 2 * size[0]:
+        small = cv2.resize(small, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    ok, buffer = cv2.imencode(".jpg", small, [int(cv2.IMWRITE_JPEG_QUALITY), THUMBNAIL_QUALITY])
+    if not ok:
+        raise RuntimeError(f"JPEG encoding failed for a {image_bgr.shape} thumbnail")
+    return buffer.tobytes()

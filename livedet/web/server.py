@@ -1,4 +1,5 @@
-"""The HTTP server of the web view: page, MJPEG streams, snapshots, stats, events, health.
+"""The HTTP server of the web view: page, MJPEG streams, snapshots, stats, events and their
+thumbnails, health.
 
 Standard library only (ThreadingHTTPServer): one thread per connection, which is what a handful
 of long-lived MJPEG/SSE viewers needs. Each viewer thread waits on the hub for a frame newer than
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import select
 import socket
 import threading
@@ -29,6 +31,8 @@ from livedet.web.security import check_bind, request_token, token_matches
 log = logging.getLogger(__name__)
 
 _BOUNDARY = "livedetframe"
+_THUMBNAIL_PATH = re.compile(r"/api/events/([0-9]{1,18})\.jpg")  # ASCII digits: int() takes them
+THUMBNAIL_WAIT_S = 2.0  # how long an event's thumbnail may wait for its source's next frame
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -191,6 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, web.hub.stats())
         elif path == "/api/events":
             self._events(self.headers.get("Last-Event-ID", ""))
+        elif thumbnail := _THUMBNAIL_PATH.fullmatch(path):
+            self._thumbnail(int(thumbnail.group(1)))
         elif path == "/healthz":
             health = web.hub.health()
             code = HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE
@@ -223,6 +229,14 @@ class _Handler(BaseHTTPRequestHandler):
         _, jpeg = self.server.web.hub.newest_jpeg(name)
         if not jpeg:
             self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"no frame from {name} yet"})
+            return
+        self._send_body(HTTPStatus.OK, jpeg, "image/jpeg")
+
+    def _thumbnail(self, event_id: int) -> None:
+        # An event reaches the page just before the frame it happened on: wait for that frame.
+        jpeg = self.server.web.hub.thumbnail(event_id, timeout=THUMBNAIL_WAIT_S)
+        if not jpeg:
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no thumbnail for event {event_id}"})
             return
         self._send_body(HTTPStatus.OK, jpeg, "image/jpeg")
 
@@ -273,7 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._start_long_response("text/event-stream")
             self.wfile.write(b"retry: 2000\n\n")
-            last = int(last_event_id) if last_event_id.isdigit() else 0
+            digits = last_event_id.isascii() and last_event_id.isdigit()  # not "²": int() fails
+            last = int(last_event_id) if digits else 0
             quiet_since = time.monotonic()
             while not web.stopping.is_set():
                 last, events = web.hub.events_after(last, timeout=0.5)
