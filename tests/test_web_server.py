@@ -329,3 +329,20 @@ def test_healthz_http_status(hub: WebHub) -> None:
         clock.now += 6
         status, _, body = get(server, "/healthz")
         assert status == 503 and json.loads(body)["ok"] is False
+
+
+def test_a_viewer_hanging_up_mid_request_prints_no_traceback(capfd) -> None:
+    """socketserver's default prints a traceback for a reset connection; the kiosk's terminal
+    must stay one-line (FIELD_NOTES: no traceback unless --debug)."""
+    from livedet.web.server import _HTTPServer
+
+    server = _HTTPServer.__new__(_HTTPServer)  # handle_error needs no bound socket
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        server.handle_error(None, ("127.0.0.1", 5555))
+    try:
+        raise ValueError("bad request line")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 5555))
+    assert "Traceback" not in capfd.readouterr().err

@@ -15,6 +15,7 @@ import logging
 import re
 import select
 import socket
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -148,6 +149,17 @@ class WebServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck viewer must never keep the process alive
     web: WebServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback to stderr for any error in a request; a viewer that
+        hangs up (a phone locking its screen) is ordinary, and nothing here is worth a
+        traceback on the kiosk's terminal: one debug line (the traceback with --debug)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("viewer %s went away: %s", client_address[0], error)
+            return
+        log.warning("web request from %s failed: %s", client_address[0], redact(str(error)))
+        log.debug("web request failed", exc_info=True)
 
 
 class _HTTPServer6(_HTTPServer):
