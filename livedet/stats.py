@@ -93,7 +93,7 @@ class RunStats:
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as JSON-ready values. Secrets redacted: a source named after its URL
-        and an error about it may carry the URL's password (livedet.web.security)."""
+        and an error about it may carry the URL's password (livedet.secrets)."""
         elapsed = self.elapsed()
         document = {
             "frames_in": self.frames_in,
@@ -101,11 +101,7 @@ class RunStats:
             "frames_dropped": self.frames_dropped,
             "elapsed_s": round(elapsed, 3),
             "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
-            "latency_ms": {
-                "p50": self.latency_ms(50),
-                "p95": self.latency_ms(95),
-                "max": self.latency_ms(100),
-            },
+            "latency_ms": self._latency_figures(),
             "stage_ms_per_frame": {stage: round(self.stage_ms(stage), 3) for stage in STAGES},
             "model_load_s": None
             if self.model_load_seconds is None
@@ -129,6 +125,9 @@ class RunStats:
         }
         return redact_json(document)
 
+    def _latency_figures(self) -> dict[str, float | None]:
+        return {"p50": self.latency_ms(50), "p95": self.latency_ms(95), "max": self.latency_ms(100)}
+
     def source_figures(self, run: RunStats) -> dict[str, Any]:
         """This source's own figures in a run of several: its frames, drops, latency and outages,
         its rate over the run's time. Stage timings, the model and why the run ended belong to
@@ -139,11 +138,7 @@ class RunStats:
             "frames_out": self.frames_out,
             "frames_dropped": self.frames_dropped,
             "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
-            "latency_ms": {
-                "p50": self.latency_ms(50),
-                "p95": self.latency_ms(95),
-                "max": self.latency_ms(100),
-            },
+            "latency_ms": self._latency_figures(),
             "outages": self.outages,
             "reconnects": self.reconnects,
             "outage_s": round(self.outage_seconds, 3),
