@@ -64,9 +64,9 @@ class PipelineOptions:
     overlay: str = "full"  # full | fps | none: the status text drawn on frames
     verbose_overlay: bool = False  # stage timings on the overlay
     queue_size: int = 8
-    # Files at their own timestamps, newest frame winning (livedet.pacing); None: when a window
-    # or a service (the web view) shows them, or a file loops. Config.paced also knows --mqtt.
-    paced: bool | None = None
+    # Files at their own timestamps, newest frame winning (livedet.pacing): Config.paced says
+    # when (a window, the web view or MQTT shows them, or they loop).
+    paced: bool = False
 
 
 @dataclass
@@ -122,7 +122,6 @@ class Pipeline:
         self.screen = (
             ScreenControl(window, self.lanes, self.shutdown, self._status_for) if window else None
         )
-        self._paced = False
         self._detected = Channel(self.options.queue_size, self.shutdown)
         self._rendered = Channel(self.options.queue_size, self.shutdown)
 
@@ -172,14 +171,8 @@ class Pipeline:
         return self.stats
 
     def _connect_lanes(self) -> None:
-        """Each lane's channel to the inference worker: newest-only for live and paced lanes.
-        Done at the start of the run: the app adds its services (the web view) after __init__."""
-        paced = self.options.paced
-        if paced is None:  # a looping VideoFileSource, a window, the web view
-            loops = any(getattr(lane.source, "loop", False) for lane in self.lanes)
-            paced = self.window is not None or bool(self.services) or loops
-        self._paced = paced
-        newest = [lane.source.live or paced for lane in self.lanes]
+        """Each lane's channel to the inference worker: newest-only for live and paced lanes."""
+        newest = [lane.source.live or self.options.paced for lane in self.lanes]
         # Live and paced frames are due now: they never wait for a batch to fill.
         max_wait = 0.0 if any(newest) else self.options.max_wait_ms / 1000
         self._batcher = RoundRobinBatcher(self.lanes, self.options.batch_size, max_wait)
@@ -264,7 +257,8 @@ class Pipeline:
 
     def _grab(self, lane: Lane, generation: int) -> None:
         limit = self.options.max_frames
-        pacer = Pacer(self.shutdown.wait) if self._paced and not lane.source.live else None
+        paced = self.options.paced and not lane.source.live
+        pacer = Pacer(self.shutdown.wait) if paced else None
         try:
             while not self.shutdown.stopping and not lane.done.is_set():
                 if limit is not None and not lane.source.live and lane.stats.frames_in >= limit:

@@ -146,7 +146,14 @@ def test_a_file_in_a_window_is_never_shown_before_its_time() -> None:
     video = RecordingVideo()
     source = FiniteFile(25)  # 25 fps: one second
     started = run_timed(
-        Pipeline(source, detect_one_person, LABELS, video_out=video, window=FakeWindow())
+        Pipeline(
+            source,
+            detect_one_person,
+            LABELS,
+            video_out=video,
+            window=FakeWindow(),
+            options=PipelineOptions(paced=True),
+        )  # as Config.paced says for a window
     )
     assert video.timestamps == sorted(set(video.timestamps)) and video.timestamps[-1] == 24 / 25
     for timestamp, written_at in zip(video.timestamps, video.written_at, strict=True):
