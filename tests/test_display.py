@@ -435,18 +435,25 @@ def test_grid_window_shows_every_source_and_a_number_key_shows_one(
     frames, _ = make_frames(30, 320, 200)
     first = write_video(tmp_path / "a.mkv", frames, fps=15)
     second = write_video(tmp_path / "b.mkv", frames, fps=15)
-    process = _livedet(
-        x_display, "--video", first, "--video", second, "--loop", "--model", color_model_b1
-    )
-    try:
+
+    def grid_shown() -> bool:
+        shot = _screenshot(x_display, tmp_path / f"grid{attempt}.png")
+        return shot is not None and _person_boxes(shot) == 2
+
+    for attempt in range(2):
+        process = _livedet(
+            x_display, "--video", first, "--video", second, "--loop", "--model", color_model_b1
+        )
         window = _window_id(x_display)
-        assert _wait_for(
-            lambda: (
-                (shot := _screenshot(x_display, tmp_path / "grid.png")) is not None
-                and _person_boxes(shot) == 2
-            ),
-            timeout=30,
-        ), "the grid does not show both sources' boxes"
+        if _wait_for(grid_shown, timeout=30):
+            break
+        # Qt under a bare X server now and then maps a window and never paints it (README,
+        # Troubleshooting: 6 of 124 launches); a second launch tells that from a broken grid.
+        process.kill()
+        process.wait(15)
+        _wait_until_gone(x_display)
+        assert attempt == 0, "the grid does not show both sources' boxes in 2 launches"
+    try:
         _key(x_display, window, "1")  # source 1 alone, large
         assert _wait_for(
             lambda: (
