@@ -90,6 +90,7 @@ class Config:
     health_stall_limit: float = 30.0  # ... or no frame came for this long while running
     mqtt: str | None = None  # mqtt://host[:port]/prefix: events and periodic stats
     loop: bool = False
+    pace: bool | None = None  # None: files play at their own speed when watched or looped
     max_frames: int | None = None
     overwrite: bool = False
     stall_timeout: float = 5.0
@@ -139,6 +140,8 @@ class Config:
     def paced(self) -> bool:
         """Video files play at their own speed (livedet.pacing), not as fast as possible: when
         a window shows them, they loop, or the web view or MQTT serves them live."""
+        if self.pace is not None:  # the bench loops a clip for frames, not to watch it
+            return self.pace
         return self.display or self.loop or self.serve is not None or self.mqtt is not None
 
     @property

@@ -201,7 +201,8 @@ class LiveSource:
             if not first:
                 self.reconnects += 1
             verb = "is up" if first else "reconnected"
-            log.warning("%s: %s after %.1f s, attempt %d", self.description, verb, down, attempt)
+            # Two decimals: a stream back within 50 ms must not read "after 0.0 s".
+            log.warning("%s: %s after %.2f s, attempt %d", self.description, verb, down, attempt)
         self.status = "live"
 
     def close(self) -> None:

@@ -112,10 +112,21 @@ def test_a_stop_while_waiting_ends_the_hold() -> None:
         ({}, True),
         ({"out": Path("o.mp4"), "show": True}, True),
         ({"out": Path("o.mp4"), "loop": True}, True),
+        ({"out": Path("o.mp4"), "loop": True, "pace": False}, False),
         ({"show": False, "serve": "127.0.0.1:8080"}, True),
         ({"show": False, "mqtt": "mqtt://127.0.0.1/livedet"}, True),
     ],
-    ids=["out", "detections", "detections+window", "window", "show+out", "loop", "serve", "mqtt"],
+    ids=[
+        "out",
+        "detections",
+        "detections+window",
+        "window",
+        "show+out",
+        "loop",
+        "loop, pace=False",
+        "serve",
+        "mqtt",
+    ],
 )
 def test_config_paces_files_that_are_watched_or_looped(
     settings: dict[str, Any], paced: bool

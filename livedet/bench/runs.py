@@ -224,6 +224,7 @@ def file_mode(
         show=False,
         overwrite=True,
         loop=True,
+        pace=False,  # looped for frames: measured as fast as it goes
         max_frames=frames,
         batch_size=batch_size,
         backend=backend,
@@ -422,6 +423,7 @@ def rss_growth(
             model=model,
             show=False,
             loop=True,
+            pace=False,  # looped for frames, not to watch
             max_frames=frames,
             batch_size=batch_size,
             max_wait_ms=20.0,
