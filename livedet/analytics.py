@@ -1,12 +1,12 @@
 """Tracking and counting for one source: IDs on boxes, boxes carried between inferences, line and
-zone events. Called from the pipeline's renderer thread, in frame order; knows no threads.
+zone events. Called from the pipeline's renderer thread, in frame order; knows no threads, and
+hands its events back to the caller (the pipeline passes them to its on_event hook).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,11 +15,6 @@ from livedet.counting import Counters
 from livedet.detections import Detections
 from livedet.regions import LineSpec, ZoneSpec
 from livedet.tracking import Tracker
-
-if TYPE_CHECKING:
-    from livedet.lanes import Lane
-
-EventSink = Callable[[dict[str, Any]], None]
 
 
 class SourceAnalytics:
@@ -39,7 +34,6 @@ class SourceAnalytics:
         lines: Sequence[LineSpec] = (),
         zones: Sequence[ZoneSpec] = (),
         smooth: bool = False,
-        on_event: EventSink | None = None,
     ) -> None:
         from livedet.render_counts import Trails
 
@@ -48,25 +42,28 @@ class SourceAnalytics:
         self.labels = labels
         self.lines, self.zones = tuple(lines), tuple(zones)
         self.smooth = smooth
-        self.on_event = on_event
         self.counters: Counters | None = None  # built at the first frame: needs its size
         self.trails = Trails()
         self.inferences = 0
         self._reconnects_seen = 0
         self._inference_times: list[float] = []
 
-    def detected(self, detections: Detections, timestamp: float, frame: np.ndarray) -> Detections:
-        """A fresh inference: update the tracker and the counters; the tracked boxes."""
+    def detected(
+        self, detections: Detections, timestamp: float, frame: np.ndarray
+    ) -> tuple[Detections, list[dict[str, Any]]]:
+        """A fresh inference: update the tracker and the counters; the tracked boxes, and the
+        enter/exit/cross events they caused (for the --events file, the web view, MQTT)."""
         tracked = self.tracker.update(detections, timestamp)
         self.inferences += 1
         self._inference_times = [*self._inference_times[-29:], timestamp]
         counters = self._counters(frame)
-        if counters is not None:
-            for event in counters.update(tracked, timestamp, self.labels):
-                if self.on_event is not None:
-                    self.on_event(event)
+        events = counters.update(tracked, timestamp, self.labels) if counters is not None else []
         self.trails.update(tracked)
-        return tracked
+        return tracked, list(events)
+
+    def tracker_min_score(self, score: float) -> None:
+        """The threshold of the moment (+ / -) is the score a box needs to start a track."""
+        self.tracker.set_new_track_min_score(score)
 
     def carried(self, timestamp: float) -> Detections:
         """The tracked boxes moved to `timestamp` without an inference."""
@@ -99,6 +96,15 @@ class SourceAnalytics:
         counts = self.counters.as_dict() if self.counters is not None else {}
         return {"inferences": self.inferences, **counts}
 
+    def counts(self) -> dict[str, Any]:
+        """as_dict, and before the first frame (the counters need its size) the lines and
+        zones at 0, so a viewer sees what is counted from the start."""
+        counts = self.as_dict()
+        if self.counters is None and (self.lines or self.zones):
+            empty = Counters(self.lines, self.zones, frame_size=(1, 1), source=self.name)
+            counts.update(empty.as_dict())
+        return counts
+
     def _counters(self, frame: np.ndarray) -> Counters | None:
         if self.counters is None and (self.lines or self.zones):
             height, width = frame.shape[:2]
@@ -108,32 +114,23 @@ class SourceAnalytics:
         return self.counters
 
 
-def add_tracking(
-    lanes: list[Lane],
-    config: Config,
-    labels: dict[int, str],
-    resources: contextlib.ExitStack,
-    on_event: Callable[[dict[str, Any]], None],
-) -> None:
-    """A tracker per source drawing ids from one counter (ids never collide across sources),
-    counters for --line/--zone, and the --events file shared by every source."""
-    from livedet.records import EventsLog
-    from livedet.remote import fan_out
+def make_analytics(
+    names: Sequence[str], config: Config, labels: dict[int, str]
+) -> list[SourceAnalytics]:
+    """One SourceAnalytics per source name: trackers drawing ids from one counter (ids never
+    collide across sources), counters for --line/--zone."""
     from livedet.tracking import ByteTrack, TrackIdCounter
 
     ids = TrackIdCounter()
     lines, zones = config.regions()
-    if config.events is not None:
-        events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
-        on_event = fan_out(events.write, on_event)
-    for lane in lanes:
-        tracker = ByteTrack(ids=ids, new_track_min_score=lane.threshold or config.threshold or 0.5)
-        lane.analytics = SourceAnalytics(
-            tracker,
-            name=lane.name,
+    return [
+        SourceAnalytics(
+            ByteTrack(ids=ids, new_track_min_score=config.threshold or 0.5),
+            name=name,
             labels=labels,
             lines=lines,
             zones=zones,
             smooth=True,
-            on_event=on_event,
         )
+        for name in names
+    ]

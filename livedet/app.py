@@ -10,29 +10,41 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from livedet import channels
-from livedet.analytics import add_tracking
+from livedet.analytics import make_analytics
 from livedet.atomic import write_json_atomically
-from livedet.channels import Shutdown
-from livedet.config import Config, SourceSettings
+from livedet.config import Config
 from livedet.detector import Detector, Selection
 from livedet.display import check_display_available
-from livedet.errors import RuntimeFailure, UsageError, one_line
-from livedet.grid import GRID_FPS, GridRecorder
-from livedet.labels import load_label_map, parse_class_filter
-from livedet.models import LoadedModel, default_model, load_model, resolve_model
-from livedet.pipeline import Lane, Pipeline, PipelineOptions, load_interruptibly
+from livedet.errors import SourceLost, UsageError, one_line
+from livedet.labels import load_label_map
+from livedet.model_spec import LoadedModel
+from livedet.models import default_model, load_model, resolve_model
+from livedet.opening import open_lane, unique_names
+from livedet.pipeline import (
+    ExitReason,
+    Hooks,
+    Lane,
+    Pipeline,
+    PipelineOptions,
+    Shutdown,
+    SourceStatus,
+    load_interruptibly,
+)
+from livedet.pipeline.grid import GRID_FPS
 from livedet.progress import progress_printer
-from livedet.records import DetectionsLog
-from livedet.remote import Remote
-from livedet.secrets import redact_json, secrets_of
-from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
-from livedet.sources import open_source
+from livedet.records import EventsLog
+from livedet.remote import Remote, fan_out
+from livedet.secrets import redact_json
+from livedet.sinks import VideoSink
 from livedet.stats import RunStats
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +74,8 @@ def run(
         _run(config, shutdown, stats, progress, model, default_note)
         stats.exit_reason = shutdown.reason or _natural_end(config, stats)
     except BaseException as e:
-        lost = isinstance(e, RuntimeFailure) and str(e).startswith("lost ")
-        stats.exit_reason = f"{channels.SOURCE_LOST if lost else 'error'}: {one_line(str(e))}"
+        reason = ExitReason.SOURCE_LOST if isinstance(e, SourceLost) else ExitReason.ERROR
+        stats.exit_reason = f"{reason}: {one_line(str(e))}"
         raise
     finally:
         if stats.finished is None:
@@ -85,10 +97,10 @@ def with_model_defaults(config: Config) -> Config:
     return dataclasses.replace(config, model=model, threshold=threshold)
 
 
-def _natural_end(config: Config, stats: RunStats) -> str:
+def _natural_end(config: Config, stats: RunStats) -> ExitReason:
     if config.max_frames and stats.frames_in >= config.max_frames:
-        return channels.MAX_FRAMES
-    return channels.END_OF_INPUT
+        return ExitReason.MAX_FRAMES
+    return ExitReason.END_OF_INPUT
 
 
 def _run(
@@ -102,12 +114,21 @@ def _run(
     assert config.model is not None and config.threshold is not None  # with_model_defaults
     spec = resolve_model(config.model)
     labels = load_label_map(config.labels or spec.label_map)
+    settings = config.source_list()
+    names = unique_names([s.name or s.display_name() for s in settings])
     with contextlib.ExitStack() as resources:
-        lanes = [open_lane(s, config, labels, shutdown, resources) for s in config.source_list()]
-        _unique_names(lanes)
         remote = Remote(config, resources)
+        on_event: Callable[[dict[str, Any]], None] | None = None
         if config.track:
-            add_tracking(lanes, config, labels, resources, remote.on_event)
+            on_event = remote.on_event
+            if config.events is not None:
+                events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
+                on_event = fan_out(events.write, remote.on_event)
+        analytics = make_analytics(names, config, labels) if config.track else [None] * len(names)
+        lanes = [
+            open_lane(s, name, tracking, config, labels, shutdown, resources)
+            for s, name, tracking in zip(settings, names, analytics, strict=True)
+        ]
         window = None
         if config.display:  # after the sources: "no camera" is the more basic news
             _check_display(config)
@@ -126,23 +147,29 @@ def _run(
         if config.display:
             from livedet.display import Window
 
-            title = "livedet - " + ", ".join(lane.name for lane in lanes)
+            title = "livedet - " + ", ".join(names)
             window = resources.enter_context(Window(title, fullscreen=config.fullscreen))
-        pipeline = build_pipeline(config, model, lanes, labels, shutdown, stats, window=window)
-        pipeline.on_rendered = remote.on_rendered
+        grid_video = None
         if len(lanes) > 1 and config.out is not None:
             grid_video = VideoSink(config.out, fps=GRID_FPS, quality=config.video_quality)
             resources.callback(grid_video.close)
-            pipeline.grid_out = GridRecorder(grid_video)
-        pipeline.services = remote.services
-        printer = progress_printer(pipeline.lanes) if progress else None
+        printer = progress_printer(lanes) if progress else None
 
-        def on_progress(figures: RunStats) -> None:
+        def on_progress(figures: RunStats, statuses: Sequence[SourceStatus]) -> None:
             if printer is not None:
-                printer(figures)
-            remote.on_progress(figures, lanes)
+                printer(figures, statuses)
+            remote.on_progress(figures, statuses)
 
-        pipeline.on_progress = on_progress
+        hooks = Hooks(
+            on_rendered=remote.on_rendered,
+            on_event=on_event,
+            on_progress=on_progress,
+            services=remote.services,
+            grid_out=grid_video,
+        )
+        pipeline = build_pipeline(
+            config, model, lanes, labels, shutdown, stats, hooks=hooks, window=window
+        )
         log.info(
             "model %s loaded on %s in %.1f s (batch %s); reading %s",
             config.model,
@@ -152,14 +179,12 @@ def _run(
             ", ".join(lane.source.description for lane in lanes),
         )
         stats.started = time.perf_counter()  # throughput is of processing; loading is apart
-        remote.ready(stats, lanes)
+        remote.ready(stats, pipeline.statuses())
         remote.running(True)
         try:
-            pipeline.run()
+            pipeline.run()  # its last progress call is the last word: 100 % only when complete
         finally:
             remote.running(False)
-            if pipeline.on_progress is not None:
-                pipeline.on_progress(stats)  # the last word: 100 % only for a complete file
             stats.counts = {
                 lane.name: lane.analytics.as_dict() for lane in lanes if lane.analytics is not None
             }
@@ -167,19 +192,6 @@ def _run(
             while not shutdown.stopping:  # a photo stays on screen until q/Esc or closed
                 if window.show(pipeline.last_rendered, 50) in ("quit", "closed"):
                     break
-
-
-def _unique_names(lanes: list[Lane]) -> None:
-    """Names key tiles, records, stats and the web view: two sources never share one."""
-    seen: set[str] = set()
-    for lane in lanes:
-        name, number = lane.name, 2
-        while name in seen:
-            name, number = f"{lane.name} ({number})", number + 1
-        seen.add(name)
-        lane.name = name
-        if isinstance(lane.detections_out, DetectionsLog) and lane.detections_out.source:
-            lane.detections_out.source = name
 
 
 def _check_display(config: Config) -> None:
@@ -210,6 +222,7 @@ def build_pipeline(
     shutdown: Shutdown,
     stats: RunStats,
     *,
+    hooks: Hooks | None = None,
     window: Any = None,
 ) -> Pipeline:
     """The one place a Config becomes a running pipeline (the app and the bench both use it).
@@ -227,6 +240,7 @@ def build_pipeline(
         lanes,
         detector.predict_timed,
         labels,
+        hooks=hooks,
         window=window,
         options=PipelineOptions(
             # Batch-1 models never get a batch. Live lanes give at most their newest frame each,
@@ -240,54 +254,6 @@ def build_pipeline(
         ),
         stats=stats,
         shutdown=shutdown,
-    )
-
-
-def open_lane(
-    settings: SourceSettings,
-    config: Config,
-    labels: dict[int, str],
-    shutdown: Shutdown,
-    resources: contextlib.ExitStack,
-) -> Lane:
-    """Open one source and its outputs (closed by `resources`, finalized on every path)."""
-    source = open_source(
-        settings.target,
-        loop=config.loop,
-        stall_timeout=config.stall_timeout,
-        max_reconnects=config.max_reconnects,
-        wait=shutdown.wait,
-        wait_for_device=config.wait_for_camera,
-    )
-    resources.callback(source.close)
-    out, detections = config.outputs_for(settings)
-    video_out: Any = None
-    if out is not None:
-        is_image = out.suffix.lower() in IMAGE_FORMATS
-        video_out = (
-            ImageSink(out)
-            if is_image
-            else VideoSink(out, fps=source.fps, quality=config.video_quality)
-        )
-        resources.callback(video_out.close)
-    detections_out = None
-    if detections is not None:
-        several = len(config.source_list()) > 1
-        named = settings.name or (settings.display_name() if several else None)
-        detections_out = DetectionsLog(detections, source=named)
-        resources.callback(detections_out.close)
-    classes, where = config.classes, "--classes"
-    if settings.classes is not None:  # a kiosk file's [[source]] setting: name that source
-        classes = settings.classes
-        where = f"source {settings.name or settings.display_name()!r} classes"
-    return Lane(
-        source,
-        name=settings.name or settings.display_name(),
-        video_out=video_out,
-        detections_out=detections_out,
-        threshold=settings.threshold if settings.threshold is not None else config.threshold,
-        class_ids=parse_class_filter(classes, labels, where) if classes else None,
-        max_boxes=config.max_boxes,
     )
 
 
@@ -307,4 +273,4 @@ def describe(config: Config) -> dict[str, Any]:
         elif value is not None and not isinstance(value, int | float | bool | str):
             value = str(value)
         values[f.name] = value
-    return redact_json(values, secrets_of(config))
+    return redact_json(values, config.secrets())

@@ -6,25 +6,23 @@ from __future__ import annotations
 import argparse
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from livedet.config import OVERLAYS
+from livedet.config import OVERLAYS, Config
 from livedet.errors import UsageError
-from livedet.models import (
-    BACKENDS,
-    CENTERNET_VARIANTS,
-    CPU_DEFAULT_MODEL,
-    DEMO_CLIP,
-    GPU_DEFAULT_MODEL,
-)
+from livedet.model_spec import BACKENDS
+from livedet.models import CENTERNET_VARIANTS, CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL
+from livedet.paths import DEMO_CLIP
 from livedet.zoo import KNOWN_MODELS
+
+DEFAULTS = Config()  # the flags' defaults are Config's: one place for each
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse that raises UsageError (one line, exit 2) instead of printing usage, and
     suggests the flag a typo meant ("did you mean --video?")."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         hint = ""
         if "unrecognized arguments:" in message:
             unknown = message.split(":", 1)[1].split()
@@ -93,9 +91,10 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     src.add_argument(
         "--stall-timeout",
         type=float,
-        default=5.0,
+        default=DEFAULTS.stall_timeout,
         metavar="S",
-        help="live: seconds without a frame before reconnecting (default 5)",
+        help="live: seconds without a frame before reconnecting "
+        f"(default {DEFAULTS.stall_timeout:g})",
     )
     src.add_argument(
         "--max-reconnects",
@@ -141,16 +140,17 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     mdl.add_argument(
         "--batch-size",
         type=int,
-        default=4,
+        default=DEFAULTS.batch_size,
         metavar="N",
-        help="file mode: frames per inference call for open-batch models (default 4)",
+        help="file mode: frames per inference call for open-batch models "
+        f"(default {DEFAULTS.batch_size})",
     )
     mdl.add_argument(
         "--max-wait-ms",
         type=float,
-        default=20.0,
+        default=DEFAULTS.max_wait_ms,
         metavar="MS",
-        help="file mode: longest wait to fill a batch (default 20)",
+        help=f"file mode: longest wait to fill a batch (default {DEFAULTS.max_wait_ms:g})",
     )
     mdl.add_argument("--cpu", action="store_true", help="do not use a GPU even if present")
     mdl.add_argument(
@@ -217,7 +217,7 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     out.add_argument(
         "--video-quality",
         choices=("fast", "balanced", "small"),
-        default="balanced",
+        default=DEFAULTS.video_quality,
         metavar="fast|balanced|small",
         help="H.264 speed against size: balanced ~1.2x the input's size (default), fast ~3x "
         "(least CPU), small ~0.75x (most CPU)",
@@ -237,21 +237,25 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         "--serve-token-file", type=Path, metavar="FILE", help="the token, from a file's first line"
     )
     web.add_argument(
-        "--serve-max-viewers", type=int, default=10, metavar="N", help="streams at once (10)"
+        "--serve-max-viewers",
+        type=int,
+        default=DEFAULTS.serve_max_viewers,
+        metavar="N",
+        help=f"streams at once ({DEFAULTS.serve_max_viewers})",
     )
     web.add_argument(
         "--health-outage-limit",
         type=float,
-        default=120.0,
+        default=DEFAULTS.health_outage_limit,
         metavar="S",
-        help="/healthz fails when a source is down this long (120)",
+        help=f"/healthz fails when a source is down this long ({DEFAULTS.health_outage_limit:g})",
     )
     web.add_argument(
         "--health-stall-limit",
         type=float,
-        default=30.0,
+        default=DEFAULTS.health_stall_limit,
         metavar="S",
-        help="/healthz fails when no frame came for this long (30)",
+        help=f"/healthz fails when no frame came for this long ({DEFAULTS.health_stall_limit:g})",
     )
     web.add_argument(
         "--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="events and stats to an MQTT broker"

@@ -13,19 +13,20 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from livedet import channels
 from livedet.arguments import build_parser
-from livedet.channels import Shutdown
-from livedet.config import Config, SourceSettings
+from livedet.config import Config
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
-from livedet.models import DEMO_CLIP
+from livedet.paths import DEMO_CLIP
+from livedet.pipeline.shutdown import ExitReason, Shutdown
 from livedet.secrets import redact
+from livedet.source_settings import SourceSettings, is_live_target
 from livedet.stats import counts_line
 
-SIGNAL_EXIT = {channels.CTRL_C: 130, channels.SIGTERM: 143}
-SIGNAL_REASONS = {signal.SIGINT: channels.CTRL_C, signal.SIGTERM: channels.SIGTERM}
+SIGNAL_EXIT = {ExitReason.CTRL_C: 130, ExitReason.SIGTERM: 143}
+SIGNAL_REASONS = {signal.SIGINT: ExitReason.CTRL_C, signal.SIGTERM: ExitReason.SIGTERM}
 log = logging.getLogger("livedet")
 
 
@@ -51,7 +52,7 @@ def parse_config(argv: list[str]) -> Config:
 
         config = apply_kiosk_file(config, kiosk, given=_given_flags(words, demo))
     for flag, value in inputs:
-        if flag == "--camera" and not (value.isdigit() or "://" in value):
+        if flag == "--camera" and not is_live_target(value):
             raise UsageError(
                 f"--camera {value!r}: expected a camera index such as 0, or a stream URL "
                 "(rtsp://...); for a file use --video"
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     written = _written(config)
     if written and stats.frames_out:
         print(f"livedet: wrote {', '.join(written)}", file=sys.stderr)
-    return SIGNAL_EXIT.get(shutdown.reason or "", 0)  # 130/143 after Ctrl-C/SIGTERM
+    # 130/143 after Ctrl-C/SIGTERM
+    return SIGNAL_EXIT.get(shutdown.reason, 0) if shutdown.reason else 0
 
 
 def _written(config: Config) -> list[str]:
@@ -138,7 +140,7 @@ def _written(config: Config) -> list[str]:
     return [str(p) for p in [*paths, *extra] if p is not None and p.exists()]
 
 
-def _install_signal_handlers(shutdown: Shutdown) -> dict[int, object]:
+def _install_signal_handlers(shutdown: Shutdown) -> dict[int, Any]:
     """First SIGINT/SIGTERM: stop reading and finish in-flight frames; second: leave now."""
     if threading.current_thread() is not threading.main_thread():
         return {}
@@ -146,15 +148,16 @@ def _install_signal_handlers(shutdown: Shutdown) -> dict[int, object]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         shutdown.stop(SIGNAL_REASONS[signal.Signals(signum)], escalate=True)
 
-    previous: dict[int, object] = {}
+    previous: dict[int, Any] = {}  # what signal.signal returned: a handler, an int or None
     for sig in SIGNAL_REASONS:
         previous[sig] = signal.signal(sig, handler)
     return previous
 
 
-def _restore_signal_handlers(previous: dict[int, object]) -> None:
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
     for sig, old in previous.items():
-        signal.signal(sig, old)  # type: ignore[arg-type]
+        if old is not None:  # None: a handler not installed from Python; nothing to restore
+            signal.signal(sig, old)
 
 
 def entry_point() -> None:

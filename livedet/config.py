@@ -3,59 +3,22 @@ file, livedet.kiosk_file)."""
 
 from __future__ import annotations
 
-import re
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from livedet.atomic import check_output_path
 from livedet.errors import UsageError
+from livedet.folders import create_folder, remove_created
 from livedet.records import DETECTION_FORMATS
 from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
-from livedet.secrets import redact_url
+from livedet.render import OVERLAY_MODES
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
-from livedet.sources import IMAGE_SUFFIXES, is_stream_url
+from livedet.source_settings import SourceSettings, is_live_target
+from livedet.streams import STALL_TIMEOUT_S
 
-OVERLAYS = ("full", "fps", "none")
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    """One source and what differs for it (None: the run's setting)."""
-
-    target: str  # camera index ("0"), stream URL, or file: text, so URLs keep their "//"
-    name: str | None = None  # on tiles, in records, and for --out-dir file names
-    threshold: float | None = None
-    classes: str | None = None
-    out: Path | None = None
-    detections: Path | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.target.isdigit() or is_stream_url(self.target)
-
-    @property
-    def photo(self) -> bool:
-        return not self.live and Path(self.target).suffix.lower() in IMAGE_SUFFIXES
-
-    def display_name(self) -> str:
-        """How tiles, records and events name the source when the user gave no name."""
-        if self.target.isdigit():
-            return f"camera {self.target}"
-        # A stream's name is drawn on tiles and written to records: never with its password.
-        return redact_url(self.target) if self.live else Path(self.target).name
-
-    def file_name(self) -> str:
-        """A file-name-safe stem for --out-dir: the name, else camera0 / host / the file's stem."""
-        if self.name:
-            raw = self.name
-        elif self.target.isdigit():
-            raw = f"camera{self.target}"
-        elif is_stream_url(self.target):
-            address, _, path = self.target.split("://", 1)[1].partition("/")
-            raw = f"{address.rpartition('@')[2]}/{path}"  # host and path, no user or password
-        else:
-            raw = Path(self.target).stem
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "source"
+OVERLAYS = OVERLAY_MODES  # the status text choices, as livedet.render draws them
 
 
 @dataclass(frozen=True)
@@ -93,7 +56,7 @@ class Config:
     pace: bool | None = None  # None: files play at their own speed when watched or looped
     max_frames: int | None = None
     overwrite: bool = False
-    stall_timeout: float = 5.0
+    stall_timeout: float = STALL_TIMEOUT_S
     max_reconnects: int | None = None
     wait_for_camera: bool = False  # a camera index with no device is waited for, not exit 2
     verbose: bool = False
@@ -107,6 +70,19 @@ class Config:
 
         assert self.serve is not None
         return parse_bind_address(self.serve)
+
+    def secrets(self) -> list[str]:
+        """The secret values this holds (livedet.secrets hides them in what livedet writes):
+        the web token (from the flag or the file), the MQTT password and every source URL's
+        password (decoded too: that is how a library may print it)."""
+        values = [self.serve_token]
+        with contextlib.suppress(UsageError):  # an unreadable token file: nothing to leak
+            values.append(self.serve_token_value())
+        for url in [self.mqtt] + [source.target for source in self.source_list()]:
+            with contextlib.suppress(ValueError):  # not a URL: no password in it
+                password = urlsplit(url or "").password
+                values += [password, unquote(password)] if password else []
+        return [value for value in values if value]
 
     def serve_token_value(self) -> str | None:
         if self.serve_token_file is not None:
@@ -188,7 +164,7 @@ class Config:
             raise UsageError(
                 "nothing to read: pass --camera 0 or --video FILE (or try `livedet demo`)"
             )
-        if self.camera is not None and not (self.camera.isdigit() or is_stream_url(self.camera)):
+        if self.camera is not None and not is_live_target(self.camera):
             raise UsageError(
                 f"--camera {self.camera!r}: expected a camera index such as 0, or a stream URL "
                 "(rtsp://...); for a file use --video"
@@ -270,39 +246,19 @@ class Config:
         elif self.serve_token or self.serve_token_file:
             raise UsageError("--serve-token needs --serve [HOST:]PORT")
         if self.mqtt is not None:
-            from livedet.web.mqtt import parse_mqtt_url
+            from livedet.mqtt import parse_mqtt_url
 
             parse_mqtt_url(self.mqtt)
 
     def _validate_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
-        created = self._create_out_dir()
+        # --out-dir is created with its parents, as `livedet batch --out-dir` does.
+        created = None if self.out_dir is None else create_folder(self.out_dir, "--out-dir")
         try:
             self._check_outputs(sources)
         except BaseException:
             if created is not None and self.out_dir is not None:
-                _remove_created(self.out_dir, created)  # a refused run leaves nothing behind
+                remove_created(self.out_dir, created)  # a refused run leaves nothing behind
             raise
-
-    def _create_out_dir(self) -> Path | None:
-        """--out-dir is created with its parents, as `livedet batch --out-dir` does; returns the
-        topmost folder this created (None if it was there)."""
-        if self.out_dir is None:
-            return None
-        if self.out_dir.exists():
-            if not self.out_dir.is_dir():
-                raise UsageError(f"--out-dir {self.out_dir} is a file; give a folder")
-            return None
-        topmost = self.out_dir
-        while not topmost.parent.exists():
-            topmost = topmost.parent
-        try:
-            self.out_dir.mkdir(parents=True)
-        except OSError as e:
-            reason = e.strerror or str(e)
-            raise UsageError(
-                f"--out-dir {self.out_dir}: cannot create it ({reason}); choose another folder"
-            ) from e
-        return topmost
 
     def _check_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
         inputs = {Path(s.target).resolve() for s in sources if not s.live}
@@ -327,19 +283,6 @@ class Config:
             raise UsageError("--out, --detections and --stats must be different files")
         if self.stats is not None:
             check_output_path(self.stats, frozenset({".json"}), "--stats", overwrite=True)
-
-
-def _remove_created(folder: Path, topmost: Path) -> None:
-    """Remove `folder` and its parents up to `topmost`, folders this run created (rmdir: only
-    while they are empty)."""
-    try:
-        while True:
-            folder.rmdir()
-            if folder == topmost:
-                return
-            folder = folder.parent
-    except OSError:
-        pass
 
 
 def _positive(flag: str, value: int | None) -> None:

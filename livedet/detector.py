@@ -11,7 +11,8 @@ import numpy as np
 
 from livedet.detections import Detections, from_tf_outputs, label_name, select
 from livedet.labels import load_label_map
-from livedet.models import REQUIRED_OUTPUTS, LoadedModel, load_model, resolve_model
+from livedet.model_spec import REQUIRED_OUTPUTS, LoadedModel
+from livedet.models import load_model, resolve_model
 
 USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_scores")
 

@@ -46,6 +46,11 @@ class RuntimeFailure(LivedetError):
     exit_code = 1
 
 
+class SourceLost(RuntimeFailure):
+    """A live source did not come back within its reconnect attempts (exit reason "source
+    lost")."""
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """An error message as one line of at most ``limit`` characters ("" for an empty one).
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import tomllib
 
-from livedet.config import Config, SourceSettings
+from livedet.config import Config
 from livedet.errors import UsageError
+from livedet.source_settings import SourceSettings, is_live_target
 
 SOURCE_KINDS = ("camera", "video", "url")
 SOURCE_KEYS = {
@@ -114,7 +115,7 @@ def _source(entry: Any, index: int, path: Path, base: Path) -> SourceSettings:
     target = str(entry[kinds[0]])
     if kinds[0] == "video" and "://" not in target and not Path(target).is_absolute():
         target = str(base / target)
-    if kinds[0] == "camera" and not (target.isdigit() or "://" in target):  # as --camera
+    if kinds[0] == "camera" and not is_live_target(target):  # as --camera
         raise UsageError(
             f'{where}: camera = {target!r}; a camera is an index such as "0" or a stream URL'
         )

@@ -1,32 +1,24 @@
 """Finding and loading detection models: TF Hub short names, handles, URLs, SavedModel folders,
 TF.js graph models (model.json), and the downloadable models of livedet.zoo by name.
 
-TensorFlow is imported here lazily (it takes seconds), never at package import.
+TensorFlow is imported here lazily (it takes seconds), never at package import. What a model is
+(ModelSpec, Backend) lives below in livedet.model_spec, where its folder is on disk in
+livedet.model_folders; both are shared with livedet.runtimes, which this module calls to load.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
-from livedet.errors import ModelError, one_line
+from livedet.errors import ModelError
+from livedet.labels import COCO_LABEL_MAP
+from livedet.model_spec import LoadedModel, ModelSpec, gpu_present
+from livedet.paths import DEMO_MODEL_DIR
 from livedet.zoo import KNOWN_MODELS
-
-if TYPE_CHECKING:
-    import numpy as np
-from livedet.labels import ASSETS_DIR, COCO_LABEL_MAP
-from livedet.paths import livedet_cache_dir
-
-log = logging.getLogger(__name__)
 
 HUB_ROOT = "https://tfhub.dev/tensorflow/centernet"
 GPU_DEFAULT_MODEL = "hourglass_512x512"  # the notebook's: 70 ms a frame on a GPU, ~2.6 s on a CPU
 CPU_DEFAULT_MODEL = "centernet-mobilenetv3"  # 30-35 ms a frame on 2 CPU cores (docs/models.md)
-DEMO_MODEL_DIR = ASSETS_DIR / "demo_model"
-DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 
 # Short name -> (COCO box mAP, keypoint mAP or None, TF2 zoo GPU ms). From the TF2 detection zoo.
 CENTERNET_VARIANTS: dict[str, tuple[float, float | None, int]] = {
@@ -40,52 +32,6 @@ CENTERNET_VARIANTS: dict[str, tuple[float, float | None, int]] = {
     "resnet50v2_512x512": (29.5, None, 27),
     "resnet50v2_512x512_kpts": (27.6, 48.2, 30),
 }
-REQUIRED_OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
-OFFLINE_HINT = "use --model demo, the bundled offline model"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where a model comes from: a local SavedModel folder, a TF Hub handle/URL, a TF.js
-    model.json, or a livedet.zoo name (downloaded on first use)."""
-
-    text: str  # what the user typed, for messages
-    local_path: Path | None = None
-    hub_handle: str | None = None
-    label_map: Path = COCO_LABEL_MAP
-    tfjs_json: Path | None = None
-    zoo_name: str | None = None
-    default_threshold: float = 0.5  # the notebook's; models with low scores carry their own
-
-
-BACKENDS = ("auto", "tensorflow", "onnxruntime", "openvino")
-FAST_EXTRA_HINT = 'pip install "livedet[fast]"'
-
-
-class Backend(Protocol):
-    """A loaded detection model on one runtime: what the Detector and the pipeline call."""
-
-    name: str  # "tensorflow", "onnxruntime" or "openvino"
-    spec: ModelSpec
-    open_batch: bool  # False for every TF Hub / zoo export: input shape (1, -1, -1, 3)
-    has_keypoints: bool
-    load_seconds: float
-
-    def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """Detection outputs for a uint8 (n, h, w, 3) RGB batch of any n, as numpy arrays.
-
-        Batch-1 models are run frame by frame inside (their graphs fold a larger batch into one
-        tall image, tensorflow/models#9358); the outputs always have n rows."""
-        ...
-
-
-LoadedModel = Backend  # the name callers have used since before there were several backends
-
-
-def gpu_present() -> bool:
-    """An NVIDIA driver is loaded: the cheap test that keeps CPU-only machines off TensorFlow
-    (importing it costs ~3 s and ~600 MB). TensorFlow's pip wheel supports only NVIDIA GPUs."""
-    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def default_model(*, use_gpu: bool = True) -> tuple[str, str]:
@@ -158,11 +104,6 @@ def _local_spec(path: Path, text: str) -> ModelSpec:
     )
 
 
-def default_hub_cache() -> Path:
-    """A persistent cache: TF Hub's default lives in /tmp and gets purged (tensorflow/hub#896)."""
-    return livedet_cache_dir() / "tfhub"
-
-
 def load_model(
     spec: ModelSpec,
     *,
@@ -182,54 +123,3 @@ def load_model(
     return load_backend(
         spec, backend=backend, use_gpu=use_gpu, approximate=approximate, threads=threads
     )
-
-
-def _download(spec: ModelSpec) -> Path:
-    """Resolve a hub handle to a local folder through the (persistent) TF Hub cache."""
-    assert spec.hub_handle is not None
-    os.environ.setdefault("TFHUB_CACHE_DIR", str(default_hub_cache()))
-    cache = os.environ["TFHUB_CACHE_DIR"]
-    try:
-        import tensorflow_hub as hub
-    except ImportError as e:
-        raise ModelError(
-            f"tensorflow-hub is not installed ({e}); pip install tensorflow-hub"
-        ) from e
-    log.info("fetching %s (cache: %s)", spec.hub_handle, cache)
-    try:
-        return Path(hub.resolve(spec.hub_handle))
-    except Exception as e:
-        detail = one_line(str(e), limit=160) or type(e).__name__
-        raise ModelError(
-            f"cannot download model {spec.hub_handle} ({detail}); run once with network to "
-            f"cache it in {cache} (TFHUB_CACHE_DIR), or {OFFLINE_HINT}"
-        ) from e
-
-
-def cached_hub_folder(handle: str) -> Path | None:
-    """The TF Hub cache folder of `handle` if it is already downloaded, found without importing
-    tensorflow_hub (which imports TensorFlow): hub caches a handle under sha1(handle)."""
-    import hashlib
-
-    cache = Path(os.environ.get("TFHUB_CACHE_DIR") or default_hub_cache())
-    folder = cache / hashlib.sha1(handle.encode("utf8")).hexdigest()
-    return folder if (folder / "saved_model.pb").is_file() else None
-
-
-def model_folder(spec: ModelSpec) -> Path:
-    """The SavedModel folder of `spec`, downloading a hub or zoo model once and exporting a TF.js
-    model once (both import TensorFlow then)."""
-    if spec.local_path is not None:
-        return spec.local_path
-    if spec.zoo_name is not None or spec.tfjs_json is not None:
-        from livedet.tfjs.export import exported_folder
-        from livedet.zoo import require_pulled
-
-        known = KNOWN_MODELS.get(spec.zoo_name or "")
-        model_json = require_pulled(known) if known else spec.tfjs_json
-        assert model_json is not None
-        return exported_folder(
-            model_json, known.decoding if known else None, livedet_cache_dir() / "tfjs"
-        )
-    assert spec.hub_handle is not None
-    return cached_hub_folder(spec.hub_handle) or _download(spec)

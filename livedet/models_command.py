@@ -12,7 +12,8 @@ import sys
 
 from livedet.errors import LivedetError, UsageError
 from livedet.logs import configure_logging
-from livedet.models import CENTERNET_VARIANTS, HUB_ROOT, cached_hub_folder, default_model
+from livedet.model_folders import cached_hub_folder
+from livedet.models import CENTERNET_VARIANTS, HUB_ROOT, default_model
 from livedet.zoo import KNOWN_MODELS, files_dir, is_pulled, pull, verify_pulled
 
 log = logging.getLogger("livedet")

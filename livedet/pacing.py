@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from livedet.sources import Frame
+from livedet.frames import Frame
 
 RESYNC_AFTER = 1.0  # seconds behind at which a paced file goes on from where it is
 

@@ -1,9 +1,15 @@
-"""Where livedet keeps what it downloads and converts."""
+"""Where livedet's files are: the bundled demo model and clip, and the cache where livedet keeps
+what it downloads and converts."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from livedet.labels import ASSETS_DIR
+
+DEMO_MODEL_DIR = ASSETS_DIR / "demo_model"
+DEMO_CLIP = ASSETS_DIR / "demo_clip.mp4"
 
 
 def livedet_cache_dir() -> Path:

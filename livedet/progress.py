@@ -8,33 +8,36 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from livedet.channels import END_OF_INPUT
+from livedet.pipeline.shutdown import ExitReason
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
-    from livedet.pipeline import Lane
+    from livedet.pipeline import Lane, SourceStatus
+
+END_OF_INPUT = ExitReason.END_OF_INPUT
+Printer = Callable[[RunStats, Sequence["SourceStatus"]], None]
 
 LIVE_EVERY = 5.0  # seconds between live status lines
 LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
-def progress_printer(lanes: Sequence[Lane]) -> Callable[[RunStats], None]:
+def progress_printer(lanes: Sequence[Lane]) -> Printer:
     """The progress callback for these lanes: live runs get status lines, file runs a progress
     line (one updating line on a terminal, a line every 10 s in a log)."""
     if any(lane.source.live for lane in lanes):
-        return _live_status(lanes)
+        return _live_status()
     expected = [lane.source.expected_frames for lane in lanes]
     total = sum(e for e in expected if e) if all(expected) else None
     return _file_progress(total)
 
 
-def _file_progress(total: int | None) -> Callable[[RunStats], None]:
+def _file_progress(total: int | None) -> Printer:
     tty = sys.stderr.isatty()
     # Not a terminal (a log): the first line after 10 s, not a "0 frames" line at the start
     # that would precede an error's one line.
     last_line = [0.0 if tty else time.perf_counter()]
 
-    def show(stats: RunStats) -> None:
+    def show(stats: RunStats, _statuses: Sequence[SourceStatus]) -> None:
         now = time.perf_counter()
         finished = stats.finished is not None
         if finished and stats.exit_reason == "error":  # the error's one line is the last word
@@ -71,11 +74,11 @@ def file_progress_text(stats: RunStats, total: int | None) -> str:
     return text
 
 
-def _live_status(lanes: Sequence[Lane]) -> Callable[[RunStats], None]:
+def _live_status() -> Printer:
     state = {"next": time.perf_counter() + LIVE_EVERY, "frames_in": 0, "frames_out": 0}
     state["at"] = time.perf_counter()
 
-    def show(stats: RunStats) -> None:
+    def show(stats: RunStats, statuses: Sequence[SourceStatus]) -> None:
         now = time.perf_counter()
         if stats.finished is not None or now < state["next"]:
             return
@@ -84,19 +87,19 @@ def _live_status(lanes: Sequence[Lane]) -> Callable[[RunStats], None]:
         rate_out = (stats.frames_out - state["frames_out"]) / span
         state.update(next=now + LIVE_EVERY, at=now, frames_in=stats.frames_in)
         state["frames_out"] = stats.frames_out
-        sys.stderr.write(live_status_text(stats, lanes, rate_in, rate_out) + "\n")
+        sys.stderr.write(live_status_text(stats, statuses, rate_in, rate_out) + "\n")
         sys.stderr.flush()
 
     return show
 
 
 def live_status_text(
-    stats: RunStats, lanes: Sequence[Lane], rate_in: float, rate_out: float
+    stats: RunStats, statuses: Sequence[SourceStatus], rate_in: float, rate_out: float
 ) -> str:
     """ "live: 29.8 fps in, 5.1 fps out, 120 dropped, latency p50 180 ms; camera 0: live"."""
     latency = stats.latency_ms(50)
     text = f"livedet: {rate_in:.1f} fps in, {rate_out:.1f} fps out, {stats.frames_dropped} dropped"
     if latency is not None:
         text += f", latency p50 {latency:.0f} ms"
-    states = ", ".join(f"{lane.name}: {lane.source.status}" for lane in lanes)
+    states = ", ".join(f"{status.name}: {status.state}" for status in statuses)
     return f"{text}; {states}"

@@ -15,10 +15,9 @@ from livedet.config import Config
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
-    from livedet.analytics import SourceAnalytics
-    from livedet.lanes import Lane
+    from livedet.mqtt import MqttPublisher
+    from livedet.pipeline import SourceStatus
     from livedet.web.hub import WebHub
-    from livedet.web.mqtt import MqttPublisher
     from livedet.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class Remote:
             resources.callback(server.close)  # after shutdown() too: closing twice is harmless
             log.warning("web view on %s", server.url)
         if config.mqtt is not None:
-            from livedet.web.mqtt import MqttPublisher
+            from livedet.mqtt import MqttPublisher
 
             self.mqtt = resources.enter_context(contextlib.closing(MqttPublisher(config.mqtt)))
 
@@ -64,22 +63,23 @@ class Remote:
         """Blocking serve_forever()/shutdown() objects for the pipeline to run in its threads."""
         return [self.server] if self.server is not None else []
 
-    def ready(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
+    def ready(self, stats: RunStats, statuses: Sequence[SourceStatus]) -> None:
         """Just before the run, when the web server starts answering: its first /api/stats
         already names every source with its state, the frame count, and the lines and zones
         being counted (at 0), so a page opened now shows the run, not an empty shell."""
         if self.hub is not None:
             self._next_status = time.monotonic() + STATUS_EVERY
-            self.hub.publish_status(status_document(stats, lanes, time.monotonic() - self._started))
+            uptime = time.monotonic() - self._started
+            self.hub.publish_status(status_document(stats, statuses, uptime), _down(statuses))
 
     def running(self, running: bool) -> None:
         if self.hub is not None:
             self.hub.set_running(running)
 
-    def on_rendered(self, lane: Lane, image: np.ndarray, timestamp: float) -> None:
+    def on_rendered(self, name: str, image: np.ndarray, timestamp: float) -> None:
         """The renderer's hook: the annotated frame is final (nothing draws into it later)."""
         if self.hub is not None:
-            self.hub.publish_frame(lane.name, image, timestamp)
+            self.hub.publish_frame(name, image, timestamp)
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self.hub is not None:
@@ -87,49 +87,34 @@ class Remote:
         if self.mqtt is not None:
             self.mqtt.publish_event(event)
 
-    def on_progress(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
+    def on_progress(self, stats: RunStats, statuses: Sequence[SourceStatus]) -> None:
         """Main thread, twice a second: status to the web view, stats to MQTT now and then."""
         now = time.monotonic()
         # The stats read the publisher's counts when written, after it closed: the final ones.
         stats.mqtt = self.mqtt
         if self.hub is not None and now >= self._next_status:
             self._next_status = now + STATUS_EVERY
-            self.hub.publish_status(status_document(stats, lanes, now - self._started))
+            document = status_document(stats, statuses, now - self._started)
+            self.hub.publish_status(document, _down(statuses))
         if self.mqtt is not None and now >= self._next_mqtt:
             self._next_mqtt = now + MQTT_STATS_EVERY
-            self.mqtt.publish_stats(status_document(stats, lanes, now - self._started))
+            self.mqtt.publish_stats(status_document(stats, statuses, now - self._started))
 
 
-def status_document(stats: RunStats, lanes: Sequence[Lane], uptime: float) -> dict[str, Any]:
+def status_document(
+    stats: RunStats, statuses: Sequence[SourceStatus], uptime: float
+) -> dict[str, Any]:
     """Per-source state, rates, drops, latency, outage time and counts, as JSON-ready values."""
-    sources = {}
-    for lane in lanes:
-        figures = lane.stats
-        state = lane.source.status
-        sources[lane.name] = {
-            "state": "live" if state in ("live", "file") else state,
-            "fps": round(lane.fps or 0.0, 2),
-            "frames": figures.frames_out,
-            "dropped": figures.frames_dropped,
-            "latency_ms": figures.latency_ms(50),
-            "outages": lane.source.outages,
-            "outage_s": round(lane.source.outage_seconds, 1),
-            "uptime_s": round(uptime, 1),
-        }
-    counts = {lane.name: _counts(lane.analytics) for lane in lanes if lane.analytics is not None}
-    return {"sources": sources, "counts": counts, "frames_out": stats.frames_out}
+    return {
+        "sources": {status.name: status.as_dict(uptime) for status in statuses},
+        "counts": {s.name: s.counts for s in statuses if s.counts is not None},
+        "frames_out": stats.frames_out,
+    }
 
 
-def _counts(analytics: SourceAnalytics) -> dict[str, Any]:
-    """A source's counts; before its first frame (the counters need the frame's size) its lines
-    and zones at 0, so a viewer sees what is counted from the start."""
-    counts = analytics.as_dict()
-    if analytics.counters is None and (analytics.lines or analytics.zones):
-        from livedet.counting import Counters
-
-        empty = Counters(analytics.lines, analytics.zones, frame_size=(1, 1), source=analytics.name)
-        counts.update(empty.as_dict())
-    return counts
+def _down(statuses: Sequence[SourceStatus]) -> dict[str, float]:
+    """The sources down now, with their outage seconds (the web view's health verdict)."""
+    return {status.name: status.outage_s for status in statuses if not status.up}
 
 
 def fan_out(*sinks: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:

@@ -1,5 +1,6 @@
 """Drawing what tracking and counting add: short trails behind tracked objects, the counting
-lines and zones with their counts, and a small count panel. Boxes and `#id` tags are render.py's.
+lines and zones with their counts, and a small count panel. Boxes and `#id` tags are render.py's,
+the palette and sizes render_style.py's.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import numpy as np
 
 from livedet.counting import Counters
 from livedet.detections import Detections
-from livedet.render import FONT, PALETTE_BGR, _scale, text_colour_for
+from livedet.render_style import FONT, PALETTE_BGR, line_and_font_scale, text_colour_for
 
 
 def region_colour(index: int) -> tuple[int, int, int]:
-    """Colour of line or zone `index`: same palette and stride idea as render.class_colour,
+    """Colour of line or zone `index`: same palette and stride idea as render_style.class_colour,
     offset so the first line does not share the colour of class 1 (person)."""
     return PALETTE_BGR[(index * 7 + 3) % len(PALETTE_BGR)]
 
@@ -52,7 +53,7 @@ class Trails:
             self._age[track_id] = 0
 
     def draw(self, frame: np.ndarray) -> np.ndarray:
-        thickness, _ = _scale(frame)
+        thickness, _ = line_and_font_scale(frame)
         for track_id, points in self._points.items():
             if len(points) > 1:
                 path = np.array(points, np.int32).reshape(-1, 1, 2)
@@ -63,7 +64,7 @@ class Trails:
 def draw_counts(frame: np.ndarray, counters: Counters, *, panel: bool = True) -> np.ndarray:
     """Zones (translucent fill, outline), lines (with an arrow pointing to the "in" side) and
     their counts next to them; with `panel`, the totals top-right. In place; returns `frame`."""
-    thickness, font_scale = _scale(frame)
+    thickness, font_scale = line_and_font_scale(frame)
     totals = counters.as_dict()
     if counters.zones:
         overlay = frame.copy()

@@ -2,22 +2,15 @@
 
 Secrets (the web token, however given; the MQTT password; a stream URL's password) are replaced
 by *** in log lines, --stats, the web view's answers and MQTT messages. `redact` / `redact_json`
-are the one place that does it; `secrets_of` the one that knows which settings are secret. Core,
+are the one place that does it; `Config.secrets` the one that knows which settings are secret. Core,
 not part of the web extra: stats and logs use it whatever is installed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
-
-from livedet.errors import UsageError
-
-if TYPE_CHECKING:
-    from livedet.config import Config
+from typing import Any
 
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']*|(Bearer\s+)\S+", re.IGNORECASE)
 # scheme://user:PASSWORD@host. The password runs to the last @ before the path, as urlsplit
@@ -33,20 +26,6 @@ def remember_secrets(*values: str | None) -> None:
     those two know the token (a --serve-token-file's contents) and the password."""
     global _remembered
     _remembered = _remembered | {value for value in values if value}
-
-
-def secrets_of(config: Config) -> list[str]:
-    """The secret values a Config holds: the web token (from the flag or the file), the MQTT
-    password and every source URL's password (decoded: that is how a library may print it)."""
-    values = [config.serve_token]
-    with contextlib.suppress(UsageError):  # an unreadable token file: nothing to leak
-        values.append(config.serve_token_value())
-    urls = [config.mqtt] + [source.target for source in config.source_list()]
-    for url in urls:
-        with contextlib.suppress(ValueError):  # not a URL: no password in it
-            password = urlsplit(url or "").password
-            values += [password, unquote(password)] if password else []
-    return [value for value in values if value]
 
 
 def redact_url(url: str) -> str:

@@ -23,7 +23,7 @@ from livedet.atomic import (
     write_failure,
 )
 from livedet.errors import RuntimeFailure, SinkError
-from livedet.sources import IMAGE_SUFFIXES
+from livedet.file_sources import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

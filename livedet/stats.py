@@ -18,7 +18,7 @@ STAGES = ("decode", "preprocess", "inference", "render", "encode")
 
 
 class Delivery(Protocol):
-    """What --mqtt reports of its events (livedet.web.mqtt.MqttPublisher)."""
+    """What --mqtt reports of its events (livedet.mqtt.MqttPublisher)."""
 
     @property
     def sent(self) -> int: ...

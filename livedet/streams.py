@@ -16,11 +16,12 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from livedet.errors import RuntimeFailure, SourceError
-from livedet.sources import Frame, as_bgr8
+from livedet.errors import SourceError, SourceLost
+from livedet.frames import Frame, as_bgr8
 
 log = logging.getLogger(__name__)
 _POLL = 0.1  # seconds between checks while waiting for another read's connect
+STALL_TIMEOUT_S = 5.0  # seconds a live read may block before it is abandoned (--stall-timeout)
 
 
 class CaptureLike(Protocol):
@@ -44,7 +45,7 @@ class LiveSource:
         open_capture: Callable[[], CaptureLike],
         description: str,
         *,
-        stall_timeout: float = 5.0,
+        stall_timeout: float = STALL_TIMEOUT_S,
         max_reconnects: int | None = None,
         wait: Callable[[float], bool] | None = None,
         backoff_start: float = 0.5,
@@ -182,9 +183,8 @@ class LiveSource:
         what = "waiting for the source" if first else "reconnecting"
         self.status = f"{what} (attempt {self._attempts})"
         if self.max_reconnects is not None and self._attempts >= self.max_reconnects:
-            # "lost ...": the run's exit reason is "source lost" (livedet.app)
             detail = ": it did not come up" if first else " and could not reconnect"
-            raise RuntimeFailure(
+            raise SourceLost(  # the run's exit reason: "source lost"
                 f"lost {self.description}{detail} in {self.max_reconnects} attempts; check the "
                 "camera/stream, or raise --max-reconnects"
             ) from error
@@ -256,4 +256,4 @@ def open_opencv_capture(target: int | str, stall_timeout: float) -> cv2.VideoCap
 
 def probe_camera(index: int) -> None:
     """Fail at start, in one line, for a camera index with no device (exit 2)."""
-    open_opencv_capture(index, stall_timeout=5.0).release()
+    open_opencv_capture(index, stall_timeout=STALL_TIMEOUT_S).release()

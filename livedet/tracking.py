@@ -44,6 +44,11 @@ class Tracker(Protocol):
         """Forget all tracks (a new clip, or a source that came back after a long outage)."""
         ...
 
+    def set_new_track_min_score(self, score: float) -> None:
+        """The score a box needs to start a track, from the next update on (the threshold a
+        user changes with + / -: every box drawn is tracked)."""
+        ...
+
 
 class TrackIdCounter:
     """Hands out track ids 1, 2, 3, ... to every tracker that shares it (lock: one per process,
@@ -126,6 +131,9 @@ class ByteTrack:
         self._global_ids: dict[int, int] = {}  # engine's id -> shared id
         self._last_seen: dict[int, tuple[int, float]] = {}  # shared id -> (class_id, score)
         self._last_timestamp: float | None = None
+
+    def set_new_track_min_score(self, score: float) -> None:
+        self._engine.track_activation_threshold = score
 
     def update(self, detections: Detections, timestamp: float) -> Detections:
         if self._last_timestamp is not None and timestamp <= self._last_timestamp:

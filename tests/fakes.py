@@ -21,8 +21,9 @@ import numpy as np
 
 from livedet.detections import Detections
 from livedet.errors import SourceError
+from livedet.file_sources import RecordedSource
+from livedet.frames import Frame
 from livedet.pipeline import Pipeline
-from livedet.sources import Frame, RecordedSource
 from livedet.streams import LiveSource
 
 LABELS = {1: "person", 3: "car"}

@@ -3,6 +3,8 @@ them (fresh inferences update; camera frames between them get carried boxes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from livedet.analytics import SourceAnalytics
@@ -21,22 +23,34 @@ def person_at(x: float) -> Detections:
     )
 
 
-def analytics(events: list[dict]) -> SourceAnalytics:
-    return SourceAnalytics(
-        ByteTrack(),
-        name="door",
-        labels={1: "person"},
-        lines=[parse_line("0.5,0,0.5,1:middle")],
-        smooth=True,
-        on_event=events.append,
-    )
+class Analytics(SourceAnalytics):
+    """SourceAnalytics keeping the events it hands back, as the pipeline's on_event gets them."""
+
+    def __init__(self, events: list[dict]) -> None:
+        super().__init__(
+            ByteTrack(),
+            name="door",
+            labels={1: "person"},
+            lines=[parse_line("0.5,0,0.5,1:middle")],
+            smooth=True,
+        )
+        self.events = events
+
+    def detected(self, *args: Any, **kwargs: Any) -> Any:
+        tracked, events = super().detected(*args, **kwargs)
+        self.events.extend(events)
+        return tracked, events
+
+
+def analytics(events: list[dict]) -> Analytics:
+    return Analytics(events)
 
 
 def test_a_walker_crossing_the_line_is_one_event_with_the_source_and_its_id() -> None:
     events: list[dict] = []
     source = analytics(events)
     for step in range(40):  # 10 px a frame from x=50 to x=440: across the middle (x=200)
-        tracked = source.detected(person_at(50 + 10 * step), step / 10, FRAME)
+        tracked, _ = source.detected(person_at(50 + 10 * step), step / 10, FRAME)
     crossings = [e for e in events if e["event"] == "cross"]
     assert len(crossings) == 1
     assert crossings[0]["source"] == "door" and crossings[0]["line"] == "middle"

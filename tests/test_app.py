@@ -18,7 +18,8 @@ from livedet.app import run
 from livedet.config import Config, SourceSettings
 from livedet.detector import Detector
 from livedet.errors import RuntimeFailure
-from livedet.models import LoadedModel, load_model, resolve_model
+from livedet.model_spec import LoadedModel
+from livedet.models import load_model, resolve_model
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -15,7 +15,7 @@ from fixture_models import make_frames, write_video
 
 from livedet.batch import BatchSettings, LocalRunner, main, run_batch
 from livedet.batch.events import FRAMES, RETRY, Event
-from livedet.runtimes import installed_module
+from livedet.runtimes.cpu_runtimes import installed_module
 
 CLIP_FRAMES = 24
 LONG_FRAMES = 300  # long enough to be killed in the middle of it

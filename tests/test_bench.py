@@ -11,7 +11,7 @@ import pytest
 from fixture_models import make_frames, write_video
 
 from livedet.bench import main
-from livedet.bench.runs import SimulatedCamera
+from livedet.bench.live_run import SimulatedCamera
 
 
 def _numbers(data: object) -> list[float]:

@@ -1,5 +1,5 @@
-"""livedet.channels: bounded channels between threads that never block past an abort, and the
-Shutdown object (first reason wins; a second Ctrl-C aborts)."""
+"""livedet.pipeline.channels and .shutdown: bounded channels between threads that never block
+past an abort, and the Shutdown object (first reason wins; a second Ctrl-C aborts)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from livedet.channels import CTRL_C, END, MAX_FRAMES, SIGTERM, Channel, Shutdown
+from livedet.pipeline.channels import END, Channel
+from livedet.pipeline.shutdown import ExitReason, Shutdown
+
+CTRL_C, MAX_FRAMES, SIGTERM = ExitReason.CTRL_C, ExitReason.MAX_FRAMES, ExitReason.SIGTERM
 
 
 def in_thread(body: Any, *args: Any) -> tuple[threading.Thread, list[Any]]:

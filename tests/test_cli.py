@@ -16,8 +16,8 @@ from fixture_models import BLUE, CAR, DOG, PERSON, RED, YELLOW, make_frames, wri
 from livedet.arguments import build_parser
 from livedet.cli import parse_config
 from livedet.errors import UsageError
-from livedet.models import DEMO_CLIP, DEMO_MODEL_DIR
-from livedet.render import class_colour
+from livedet.paths import DEMO_CLIP, DEMO_MODEL_DIR
+from livedet.render_style import class_colour
 
 
 def _decode(path):
@@ -370,7 +370,7 @@ def test_every_flag_in_help_is_in_the_readme_and_every_bench_option_is_explained
     import argparse
     import re
 
-    from livedet.bench import build_parser as bench_parser
+    from livedet.bench.options import build_parser as bench_parser
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     flags = {

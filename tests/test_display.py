@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from xwd import read_xwd
 
-from livedet.render import class_colour
+from livedet.render_style import class_colour
 
 pytestmark = [
     pytest.mark.display,

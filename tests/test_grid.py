@@ -1,28 +1,36 @@
-"""livedet.grid: what the window shows for several sources: a grid of captioned tiles, a lost
-source's tile saying so, one source large on focus."""
+"""livedet.pipeline.grid: what the window shows for several sources: a grid of captioned tiles,
+a lost source's tile saying so, one source large on focus."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from fakes import StatusOnlySource
+from one_lane import lane_state
 
 from livedet.detections import Detections
 from livedet.display import letterbox
-from livedet.grid import TILE_WIDTH, compose_screen, grid, grid_shape
 from livedet.pipeline import Lane
-from livedet.render import PANEL_DARKEN, annotate, class_colour, draw_status
+from livedet.pipeline.grid import TILE_WIDTH, compose_screen, grid, grid_shape
+from livedet.pipeline.lane_state import LaneState, Rendered
+from livedet.render import annotate
+from livedet.render_status import PANEL_DARKEN, draw_status
+from livedet.render_style import class_colour
 
 TILE_HEIGHT = TILE_WIDTH * 9 // 16
 GREY = 128
 PANEL = int(GREY * PANEL_DARKEN)  # the caption panel darkens the picture under it
 
 
-def lane(name: str, status: str = "live", *, live: bool = True, picture: bool = True) -> Lane:
-    result = Lane(StatusOnlySource(name, status, live), name=name)  # type: ignore[arg-type]
-    if picture:
-        result.last_rendered = np.full((180, 320, 3), GREY, np.uint8)  # 16:9: fills a tile
-    return result
+def lane(name: str, status: str = "live", *, live: bool = True, picture: bool = True) -> LaneState:
+    described = Lane(StatusOnlySource(name, status, live), name=name)  # type: ignore[arg-type]
+    image = np.full((180, 320, 3), GREY, np.uint8) if picture else None  # 16:9: fills a tile
+    return lane_state(described, image)
+
+
+def drawn_with(state: LaneState, detections: Detections) -> None:
+    assert state.newest is not None
+    state.newest = Rendered(state.newest.image, detections)
 
 
 def tile(canvas: np.ndarray, index: int, columns: int) -> np.ndarray:
@@ -77,8 +85,8 @@ def test_a_tile_without_a_picture_says_it_waits() -> None:
 def test_focus_shows_one_source_large_and_marks_a_lost_one() -> None:
     lanes = [lane("door"), lane("yard", "reconnecting (attempt 2)"), lane("promo.mp4", "file")]
 
-    def status(chosen: Lane) -> list[str]:
-        return [chosen.source.status.upper()]
+    def status(chosen: LaneState) -> list[str]:
+        return [chosen.lane.source.status.upper()]
 
     assert compose_screen(lanes, None, status).shape == grid(lanes).shape
     focused = compose_screen(lanes, 0, status)
@@ -109,11 +117,11 @@ def test_a_caption_moves_off_a_tag_in_its_corner_and_stays_there_without_boxes()
     """Issue 24 (10): the caption once covered the tags at the top-left of a tile. A box just
     below the caption's default corner puts only its tag there: the tag counts too."""
     tagged, elsewhere, plain = lane("door"), lane("yard"), lane("promo.mp4", "file")
-    tagged.last_detections = _detections((10, 16, 120, 150))  # its tag at the top-left
-    elsewhere.last_detections = _detections((200, 100, 300, 170))  # at the bottom-right
+    drawn_with(tagged, _detections((10, 16, 120, 150)))  # its tag at the top-left
+    drawn_with(elsewhere, _detections((200, 100, 300, 170)))  # at the bottom-right
     for drawn in (tagged, elsewhere):
-        assert drawn.last_rendered is not None and drawn.last_detections is not None
-        annotate(drawn.last_rendered, drawn.last_detections, {1: "person"})
+        assert drawn.newest is not None and drawn.newest.detections is not None
+        annotate(drawn.newest.image, drawn.newest.detections, {1: "person"})
     canvas = grid([tagged, elsewhere, plain])
     tiles = [tile(canvas, i, columns=2) for i in range(3)]
     picture_scale = TILE_WIDTH // 320

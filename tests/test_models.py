@@ -19,13 +19,9 @@ from fixture_models import (
 from livedet.detector import Detector, Selection
 from livedet.errors import ModelError
 from livedet.labels import COCO_LABEL_MAP
-from livedet.models import (
-    CENTERNET_VARIANTS,
-    DEMO_MODEL_DIR,
-    default_hub_cache,
-    load_model,
-    resolve_model,
-)
+from livedet.model_folders import default_hub_cache
+from livedet.models import CENTERNET_VARIANTS, load_model, resolve_model
+from livedet.paths import DEMO_MODEL_DIR
 
 
 @pytest.fixture(scope="session")

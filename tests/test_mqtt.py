@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from livedet.errors import UsageError
-from livedet.web.mqtt import MqttPublisher, parse_mqtt_url
+from livedet.mqtt import MqttPublisher, parse_mqtt_url
 
 paho = pytest.importorskip("paho.mqtt.client")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

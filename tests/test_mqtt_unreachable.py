@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import CliRun
 
-from livedet.web.mqtt import MqttPublisher
+from livedet.mqtt import MqttPublisher
 
 pytest.importorskip("paho.mqtt.client")
 pytestmark = pytest.mark.timeout(120)

@@ -26,11 +26,12 @@ from fakes import (
     slow_detector,
 )
 from fixture_models import make_frames, write_video
+from one_lane import one_lane_pipeline
 
 from livedet.config import Config
+from livedet.frames import Frame
 from livedet.pacing import Pacer
 from livedet.pipeline import Pipeline, PipelineOptions
-from livedet.sources import Frame
 
 # -- the pacer, on a fake clock ---------------------------------------------------------------
 
@@ -157,7 +158,7 @@ def test_a_file_in_a_window_is_never_shown_before_its_time() -> None:
     video = RecordingVideo()
     source = FiniteFile(25)  # 25 fps: one second
     started = run_timed(
-        Pipeline(
+        one_lane_pipeline(
             source,
             detect_one_person,
             LABELS,
@@ -175,7 +176,7 @@ def test_a_file_in_a_window_is_never_shown_before_its_time() -> None:
 def test_a_paced_file_with_a_slow_model_drops_frames_instead_of_falling_behind() -> None:
     video = RecordingVideo()
     source = FiniteFile(50)  # two seconds at 25 fps; the model manages 5 fps
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         source,
         slow_detector(0.2),
         LABELS,
@@ -198,7 +199,7 @@ def test_a_paced_file_with_a_slow_model_drops_frames_instead_of_falling_behind()
 def test_a_file_only_written_to_disk_is_not_paced() -> None:
     video = RecordingVideo()
     source = FiniteFile(100)  # four seconds at 25 fps
-    started = run_timed(Pipeline(source, detect_one_person, LABELS, video_out=video))
+    started = run_timed(one_lane_pipeline(source, detect_one_person, LABELS, video_out=video))
     assert video.timestamps == [k / 25 for k in range(100)]  # every frame, in order
     assert video.written_at[-1] - started < 2.0
 

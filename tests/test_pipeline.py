@@ -7,6 +7,7 @@ starts threads has a timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import threading
 import time
@@ -30,8 +31,9 @@ from fakes import (
     slow_detector,
     unplugged,
 )
+from one_lane import one_lane_pipeline
 
-import livedet.pipeline
+import livedet.pipeline.stages
 from livedet.detections import Detections
 from livedet.errors import RuntimeFailure
 from livedet.pipeline import Lane, Pipeline, PipelineOptions
@@ -48,7 +50,7 @@ def run_until_error(pipeline: Pipeline) -> tuple[RuntimeFailure, float]:
 
 @pytest.mark.timeout(30)
 def test_grabber_error_stops_the_pipeline() -> None:
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         EndlessFile(fail_at=10), slow_detector(0.01), LABELS, video_out=RecordingVideo()
     )
     error, elapsed = run_until_error(pipeline)
@@ -68,7 +70,7 @@ def test_inference_error_stops_the_pipeline() -> None:
             raise MemoryError("out of memory on the accelerator")
         return detect_one_person(images)
 
-    pipeline = Pipeline(EndlessFile(), predict, LABELS, video_out=RecordingVideo())
+    pipeline = one_lane_pipeline(EndlessFile(), predict, LABELS, video_out=RecordingVideo())
     error, elapsed = run_until_error(pipeline)
     assert str(error) == "inference failed: MemoryError: out of memory on the accelerator"
     assert elapsed < 2
@@ -87,7 +89,7 @@ def test_multiline_tensorflow_style_error_keeps_its_cause_on_one_line() -> None:
     def predict(images: Sequence[np.ndarray]) -> Prediction:
         raise ValueError(text)
 
-    error, _ = run_until_error(Pipeline(EndlessFile(), predict, LABELS))
+    error, _ = run_until_error(one_lane_pipeline(EndlessFile(), predict, LABELS))
     assert str(error) == (
         "inference failed: ValueError: Graph execution error: "
         "assertion failed: [pure green pixel found]"
@@ -99,7 +101,7 @@ def test_a_detector_that_returns_too_few_results_is_an_error() -> None:
     def predict(images: Sequence[np.ndarray]) -> Prediction:
         return [], {}
 
-    error, _ = run_until_error(Pipeline(FiniteFile(5), predict, LABELS))
+    error, _ = run_until_error(one_lane_pipeline(FiniteFile(5), predict, LABELS))
     assert str(error) == "the detector returned 0 results for 1 frames"
 
 
@@ -114,8 +116,10 @@ def test_renderer_error_stops_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> N
             raise IndexError("font cache corrupt")
         return frame
 
-    monkeypatch.setattr(livedet.pipeline, "annotate", broken_annotate)
-    pipeline = Pipeline(EndlessFile(), detect_one_person, LABELS, video_out=RecordingVideo())
+    monkeypatch.setattr(livedet.pipeline.stages, "annotate", broken_annotate)
+    pipeline = one_lane_pipeline(
+        EndlessFile(), detect_one_person, LABELS, video_out=RecordingVideo()
+    )
     error, elapsed = run_until_error(pipeline)
     assert str(error) == "renderer failed: IndexError: font cache corrupt"
     assert elapsed < 2
@@ -137,7 +141,7 @@ class DiskFullVideo(RecordingVideo):
 @pytest.mark.timeout(30)
 def test_writer_error_stops_the_pipeline() -> None:
     video, records = DiskFullVideo(fail_at=12), RecordingDetections()
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         EndlessFile(), slow_detector(0.002), LABELS, video_out=video, detections_out=records
     )
     error, elapsed = run_until_error(pipeline)
@@ -155,7 +159,7 @@ def test_writer_error_stops_the_pipeline() -> None:
 @pytest.mark.parametrize("batch_size", [1, 4])
 def test_file_mode_writes_every_frame_in_order(batch_size: int) -> None:
     video, records = RecordingVideo(), RecordingDetections()
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         FiniteFile(150),
         slow_detector(0.001),
         LABELS,
@@ -175,7 +179,7 @@ def test_live_mode_counts_every_dropped_frame() -> None:
     camera = Camera(FakeCapture(frames=None, interval=0.001))  # ~1000 fps camera
     records = RecordingDetections()
     with live_source(camera) as source:
-        pipeline = Pipeline(
+        pipeline = one_lane_pipeline(
             source,
             slow_detector(0.02),
             LABELS,
@@ -197,7 +201,7 @@ def test_frames_discarded_by_an_abort_are_counted(live: bool) -> None:
         source: Any = live_source(Camera(FakeCapture(frames=None, interval=0.001)))
     else:
         source = EndlessFile()
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         source,
         slow_detector(0.01),
         LABELS,
@@ -214,7 +218,7 @@ def test_frames_discarded_by_an_abort_are_counted(live: bool) -> None:
 @pytest.mark.timeout(30)
 def test_stop_finishes_frames_in_flight() -> None:
     records = RecordingDetections()
-    pipeline = Pipeline(
+    pipeline = one_lane_pipeline(
         EndlessFile(),
         slow_detector(0.005),
         LABELS,
@@ -439,6 +443,7 @@ def test_a_file_beside_a_fast_camera_loses_nothing_and_the_drops_are_the_cameras
     file = file_lane(tag=20, frames=60, size=(64, 48))
     stop: list[StopWhen] = []
     camera_lane = Lane(live_source(camera, "camera 0"), video_out=WatchedVideo(stop))
+    file = dataclasses.replace(file, video_out=WatchedVideo(stop))
     pipeline_ref: list[Pipeline] = []
     with camera_lane.source:
         pipeline = Pipeline([camera_lane, file], TagDetector(seconds_per_call=0.003), LABELS)
@@ -450,7 +455,6 @@ def test_a_file_beside_a_fast_camera_loses_nothing_and_the_drops_are_the_cameras
                     pipeline.shutdown.stop("test")
 
         stop.append(AfterTheFile(pipeline_ref, [], 0))
-        file.video_out = WatchedVideo(stop)
         stats = pipeline.run()
     assert file.detections_out.frames == list(range(60))  # type: ignore[union-attr]
     assert file.stats.frames_dropped == 0

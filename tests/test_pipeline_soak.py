@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from one_lane import one_lane_pipeline
 
 from livedet.detections import Detections
-from livedet.pipeline import Pipeline, PipelineOptions
+from livedet.file_sources import RecordedSource
+from livedet.frames import Frame
+from livedet.pipeline import PipelineOptions
 from livedet.records import DetectionsLog
 from livedet.sinks import VideoSink
-from livedet.sources import Frame, RecordedSource
 from livedet.streams import LiveSource
 
 LABELS = {1: "person", 3: "car"}
@@ -97,7 +99,7 @@ def run_pipeline(mode: str, frames: int, folder: Path) -> None:
         for resource in (source, video, records):
             if hasattr(resource, "close"):
                 resources.callback(resource.close)
-        pipeline = Pipeline(
+        pipeline = one_lane_pipeline(
             source,
             detect,
             LABELS,

@@ -7,12 +7,14 @@ import io
 
 import pytest
 from fakes import LABELS, FiniteFile, StatusOnlySource, detect_one_person
+from one_lane import lane_state
 
 import livedet.progress
-from livedet.channels import CTRL_C, END_OF_INPUT, MAX_FRAMES
-from livedet.pipeline import Lane, Pipeline
+from livedet.pipeline import ExitReason, Hooks, Lane, Pipeline
 from livedet.progress import file_progress_text, live_status_text, progress_printer
 from livedet.stats import RunStats
+
+CTRL_C, END_OF_INPUT, MAX_FRAMES = ExitReason.CTRL_C, ExitReason.END_OF_INPUT, ExitReason.MAX_FRAMES
 
 
 def stats_after(
@@ -57,9 +59,9 @@ def test_a_log_gets_the_last_word_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(livedet.progress.sys, "stderr", log)
     lanes = [Lane(FiniteFile(24), video_out=None)]
     printer = progress_printer(lanes)
-    pipeline = Pipeline(lanes, detect_one_person, LABELS)
-    printer(pipeline.stats)
-    printer(pipeline.run())
+    pipeline = Pipeline(lanes, detect_one_person, LABELS, hooks=Hooks(on_progress=printer))
+    printer(pipeline.stats, pipeline.statuses())
+    pipeline.run()  # its last progress call: the last word
     assert log.getvalue().splitlines()[-1].startswith("livedet: 24 of 24 frames (100%)")
 
 
@@ -75,10 +77,9 @@ def test_a_file_run_ends_at_100_percent(
     terminal = Terminal()
     monkeypatch.setattr(livedet.progress.sys, "stderr", terminal)
     printer = progress_printer(lanes)
-    pipeline = Pipeline(lanes, detect_one_person, LABELS)
-    printer(pipeline.stats)  # before the run: 0 of the header's count
-    stats = pipeline.run()
-    printer(stats)  # the app's last word after the run
+    pipeline = Pipeline(lanes, detect_one_person, LABELS, hooks=Hooks(on_progress=printer))
+    printer(pipeline.stats, pipeline.statuses())  # before the run: 0 of the header's count
+    pipeline.run()  # its last progress call: the last word
     lines = [line.strip() for line in terminal.getvalue().split("\r") if line.strip()]
     assert lines[0].startswith(f"0 of {header_frames} frames (0%)")
     assert lines[-1].startswith("24 of 24 frames (100%)")
@@ -93,12 +94,13 @@ def test_the_live_status_line_names_rates_drops_latency_and_each_source() -> Non
         Lane(StatusOnlySource("camera 0"), name="door"),  # type: ignore[arg-type]
         Lane(StatusOnlySource("rtsp://cam2", "reconnecting (attempt 2)"), name="yard"),  # type: ignore[arg-type]
     ]
-    text = live_status_text(stats, lanes, rate_in=29.84, rate_out=5.1)
+    statuses = [lane_state(lane).status() for lane in lanes]
+    text = live_status_text(stats, statuses, rate_in=29.84, rate_out=5.1)
     assert text == (
         "livedet: 29.8 fps in, 5.1 fps out, 120 dropped, latency p50 180 ms; "
         "door: live, yard: reconnecting (attempt 2)"
     )
-    assert "latency" not in live_status_text(RunStats(), lanes, 0.0, 0.0)
+    assert "latency" not in live_status_text(RunStats(), statuses, 0.0, 0.0)
 
 
 def test_a_live_run_prints_status_lines_and_nothing_once_finished(
@@ -109,8 +111,9 @@ def test_a_live_run_prints_status_lines_and_nothing_once_finished(
     monkeypatch.setattr(livedet.progress.sys, "stderr", log)
     monkeypatch.setattr(livedet.progress, "LIVE_EVERY", 0.0)
     printer = progress_printer(lanes)
-    printer(stats_after(10))
+    statuses = [lane_state(lane).status() for lane in lanes]
+    printer(stats_after(10), statuses)
     assert log.getvalue().startswith("livedet: ") and log.getvalue().endswith("door: live\n")
     printed = log.getvalue()
-    printer(stats_after(10, finished=True))
+    printer(stats_after(10, finished=True), statuses)
     assert log.getvalue() == printed  # the summary line says the rest

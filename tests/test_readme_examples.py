@@ -56,7 +56,7 @@ def test_each_example_is_accepted_as_written(
 
         build_parser().parse_args(argv[1:])
     elif command == "bench":
-        from livedet.bench import parse_options
+        from livedet.bench.options import parse_options
 
         parse_options(argv[1:])
     elif command == "models":

@@ -71,7 +71,7 @@ def test_letterboxing_beats_stretching_on_a_wide_photo(pulled):
     """Why the model letterboxes: stretched to a square, the 3:2 cat photo reads as a dog."""
     import cv2
 
-    from livedet.models import ModelSpec
+    from livedet.model_spec import ModelSpec
     from livedet.paths import livedet_cache_dir
     from livedet.runtimes.tensorflow_backend import load_tensorflow
     from livedet.tfjs.export import exported_folder

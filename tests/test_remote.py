@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from fakes import StatusOnlySource
 from fixture_models import make_frames, write_video
+from one_lane import lane_state
 
-from livedet.lanes import Lane
+from livedet.pipeline import Lane
 from livedet.remote import fan_out, status_document
 from livedet.stats import RunStats
 
@@ -28,7 +29,8 @@ def test_status_document_has_every_source_with_its_state_and_figures() -> None:
     yard = Lane(StatusOnlySource("yard", "reconnecting (attempt 3)", True), name="yard")  # type: ignore[arg-type]
     door.stats.count_in()
     door.stats.count_out()
-    document = status_document(RunStats(), [door, yard], uptime=12.34)
+    statuses = [lane_state(door).status(), lane_state(yard).status()]
+    document = status_document(RunStats(), statuses, uptime=12.34)
     assert document["sources"]["door"]["state"] == "live"
     assert document["sources"]["door"]["frames"] == 1
     assert document["sources"]["yard"]["state"] == "reconnecting (attempt 3)"
@@ -41,15 +43,15 @@ def test_status_document_counts_configured_lines_and_zones_at_zero_before_the_fi
     from livedet.regions import parse_line, parse_zone
     from livedet.tracking import ByteTrack
 
-    door = Lane(StatusOnlySource("door", "live", True), name="door")  # type: ignore[arg-type]
-    door.analytics = SourceAnalytics(
+    analytics = SourceAnalytics(
         ByteTrack(),
         name="door",
         labels={1: "person"},
         lines=[parse_line("0.5,0,0.5,1:middle")],
         zones=[parse_zone("0,0,1,0,1,1:hall")],
     )
-    counts = status_document(RunStats(), [door], uptime=0.0)["counts"]["door"]
+    door = Lane(StatusOnlySource("door", "live", True), name="door", analytics=analytics)  # type: ignore[arg-type]
+    counts = status_document(RunStats(), [lane_state(door).status()], uptime=0.0)["counts"]["door"]
     assert counts["lines"] == {"middle": {"in": 0, "out": 0, "by_class": {}}}
     assert counts["zones"]["hall"]["inside"] == counts["zones"]["hall"]["entries"] == 0
     assert counts["source"] == "door" and counts["inferences"] == 0

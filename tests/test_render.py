@@ -8,12 +8,16 @@ import numpy as np
 import pytest
 
 from livedet.detections import Detections
-from livedet.render import PALETTE_BGR, annotate, class_colour, tag_text, text_colour_for
+from livedet.render import annotate, tag_text
+from livedet.render_style import PALETTE_BGR, class_colour, text_colour_for
 from livedet.text import font_for, font_paths, render_tag
 
 
 def test_colours_are_stable_across_processes():
-    code = "from livedet.render import class_colour; print([class_colour(i) for i in range(1, 91)])"
+    code = (
+        "from livedet.render_style import class_colour; "
+        "print([class_colour(i) for i in range(1, 91)])"
+    )
     other = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
@@ -184,7 +188,8 @@ def test_non_ascii_label_names_render_as_written(name):
 
 
 def _last_tag_args(frame):
-    font_scale = max(0.35, min(frame.shape[:2]) / 900)  # render._scale's, below the box cap
+    # render_style.line_and_font_scale's, below the box cap
+    font_scale = max(0.35, min(frame.shape[:2]) / 900)
     (_, text_h), _ = cv2.getTextSize("x 0.90", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
     return text_h, text_colour_for(class_colour(1)), class_colour(1), 2
 

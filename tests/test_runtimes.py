@@ -15,9 +15,10 @@ from fixture_models import RED, build_keras_model, build_unconvertible_model
 
 from livedet.detector import Detector
 from livedet.errors import ModelError, UsageError
-from livedet.models import DEMO_MODEL_DIR, load_model, resolve_model
-from livedet.runtimes import installed_module
+from livedet.models import load_model, resolve_model
+from livedet.paths import DEMO_MODEL_DIR
 from livedet.runtimes.cache import ONNX_FILE, content_key, entry_dir
+from livedet.runtimes.cpu_runtimes import installed_module
 from livedet.runtimes.prepare import prepare
 from livedet.runtimes.verify import reference_frames
 

@@ -1,14 +1,14 @@
-"""livedet.screen: what the window's keys do to a run (no X server: a fake window)."""
+"""livedet.pipeline.screen: what the window's keys do to a run (no X server: a fake window)."""
 
 from __future__ import annotations
 
 import numpy as np
 from fakes import StatusOnlySource
+from one_lane import lane_state
 
-from livedet import channels
-from livedet.channels import Shutdown
-from livedet.lanes import Lane
-from livedet.screen import ScreenControl
+from livedet.pipeline import ExitReason, Lane, Shutdown
+from livedet.pipeline.lane_state import LaneState
+from livedet.pipeline.screen import ScreenControl
 
 
 class ScriptedWindow:
@@ -24,12 +24,11 @@ class ScriptedWindow:
         return self.commands.pop(0) if self.commands else None
 
 
-def lanes(count: int) -> list[Lane]:
+def lanes(count: int) -> list[LaneState]:
     result = []
     for index in range(count):
         lane = Lane(StatusOnlySource(f"cam{index}"), name=f"cam{index}", threshold=0.5)  # type: ignore[arg-type]
-        lane.last_rendered = np.full((90, 160, 3), 40 * (index + 1), np.uint8)
-        result.append(lane)
+        result.append(lane_state(lane, np.full((90, 160, 3), 40 * (index + 1), np.uint8)))
     return result
 
 
@@ -38,7 +37,7 @@ def control(window: ScriptedWindow, count: int = 2) -> ScreenControl:
 
 
 def test_q_and_closing_the_window_stop_the_run_with_their_own_reason() -> None:
-    for command, reason in (("quit", channels.QUIT_KEY), ("closed", channels.WINDOW_CLOSED)):
+    for command, reason in (("quit", ExitReason.QUIT_KEY), ("closed", ExitReason.WINDOW_CLOSED)):
         screen = control(ScriptedWindow(command))
         screen.tick()
         assert screen.shutdown.stopping and screen.shutdown.reason == reason

@@ -13,10 +13,10 @@ import av
 import numpy as np
 import pytest
 from fakes import LABELS, EndlessFile, decoded_frame_sizes, detect_one_person
+from one_lane import one_lane_pipeline
 
 from livedet.atomic import check_output_path, temporary_path
 from livedet.errors import RuntimeFailure, SinkError
-from livedet.pipeline import Pipeline
 from livedet.records import DetectionsLog
 from livedet.sinks import ImageSink, VideoSink
 
@@ -220,7 +220,7 @@ def test_video_sink_disk_full_is_one_actionable_line(tmp_path, monkeypatch):
         real_encode(self, image, timestamp)
 
     monkeypatch.setattr(VideoSink, "_encode_av", encode_until_full)
-    pipeline = Pipeline(EndlessFile(), detect_one_person, LABELS, video_out=sink)
+    pipeline = one_lane_pipeline(EndlessFile(), detect_one_person, LABELS, video_out=sink)
     started = time.perf_counter()
     try:
         with pytest.raises(RuntimeFailure) as failure:

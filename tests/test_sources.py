@@ -15,7 +15,8 @@ from fixture_models import make_frames, write_video
 
 import livedet.streams
 from livedet.errors import SourceError
-from livedet.sources import ImageSource, VideoFileSource, open_source
+from livedet.file_sources import ImageSource, VideoFileSource
+from livedet.sources import open_source
 from livedet.streams import LiveSource
 
 

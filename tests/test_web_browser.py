@@ -21,14 +21,15 @@ import cv2
 import numpy as np
 import pytest
 from fakes import StatusOnlySource
+from one_lane import lane_state
 
 from livedet.analytics import SourceAnalytics
 from livedet.config import Config
 from livedet.detections import Detections
-from livedet.lanes import Lane
+from livedet.pipeline import Lane
+from livedet.pipeline.tally import Tally
 from livedet.remote import Remote
 from livedet.stats import RunStats
-from livedet.tally import Tally
 from livedet.tracking import ByteTrack, TrackIdCounter
 
 selenium = pytest.importorskip("selenium")
@@ -93,17 +94,22 @@ class SyntheticRun:
         self.server = self.remote.server
         lines, zones = config.regions()
         ids = TrackIdCounter()
-        self.lanes = [Lane(StatusOnlySource(name), name=name) for name in sources]  # type: ignore[arg-type]
-        for lane in self.lanes:
-            lane.analytics = SourceAnalytics(
-                ByteTrack(ids=ids),
-                name=lane.name,
-                labels=LABELS,
-                lines=lines,
-                zones=zones,
-                smooth=True,
-                on_event=self.remote.on_event,
+        self.lanes = [
+            Lane(
+                StatusOnlySource(name),  # type: ignore[arg-type]
+                name=name,
+                analytics=SourceAnalytics(
+                    ByteTrack(ids=ids),
+                    name=name,
+                    labels=LABELS,
+                    lines=lines,
+                    zones=zones,
+                    smooth=True,
+                ),
             )
+            for name in sources
+        ]
+        self.states = [lane_state(lane) for lane in self.lanes]
         self.stats = RunStats()
         self.go = threading.Event()  # frames and periodic status pushes begin
         self.stop = threading.Event()
@@ -120,21 +126,25 @@ class SyntheticRun:
         tally, index = Tally(self.stats, self.lanes), 0
         while not self.stop.wait(0.1):
             index += 1
-            for lane in self.lanes:
+            for state in self.states:
+                lane = state.lane
                 assert lane.analytics is not None
                 image, detections = scene(index, lane.name)
                 started = time.perf_counter()
-                tracked = lane.analytics.detected(detections, index * 0.1, image)
+                tracked, events = lane.analytics.detected(detections, index * 0.1, image)
+                for event in events:  # as the pipeline hands them to its on_event hook
+                    self.remote.on_event(event)
                 lane.analytics.draw(image)
                 draw_tracked(image, tracked)
-                lane.tick_fps()
-                self.remote.on_rendered(lane, image, index * 0.1)
+                state.rendered(image, tracked)
+                self.remote.on_rendered(lane.name, image, index * 0.1)
                 tally.latency(lane, 0.04 + time.perf_counter() - started)  # 40 ms "inference"
                 tally.frame_out(lane)
-            self.remote.on_progress(self.stats, self.lanes)
+            self.remote.on_progress(self.stats, [state.status() for state in self.states])
 
     def __enter__(self) -> SyntheticRun:
-        self.remote.ready(self.stats, self.lanes)  # as the app does just before the run
+        # as the app does just before the run
+        self.remote.ready(self.stats, [state.status() for state in self.states])
         for thread in self.threads:
             thread.start()
         return self

@@ -310,7 +310,9 @@ def test_health_outage_and_stall() -> None:
     clock.now += 2
     health = hub.health()
     assert not health.ok and "no frame from cam0 for 11 s" in health.reason
-    hub.publish_status({"sources": {"cam0": {"state": "reconnecting", "outage_s": 30.0}}})
+    hub.publish_status(
+        {"sources": {"cam0": {"state": "reconnecting", "outage_s": 30.0}}}, down={"cam0": 30.0}
+    )
     assert hub.health().ok  # reconnecting is judged by the outage limit
     clock.now += 31
     assert "source cam0 down for 61 s" in hub.health().reason
@@ -334,7 +336,7 @@ def test_healthz_http_status(hub: WebHub) -> None:
 def test_a_viewer_hanging_up_mid_request_prints_no_traceback(capfd) -> None:
     """socketserver's default prints a traceback for a reset connection; the kiosk's terminal
     must stay one-line (FIELD_NOTES: no traceback unless --debug)."""
-    from livedet.web.server import _HTTPServer
+    from livedet.web.site import SiteHTTPServer as _HTTPServer
 
     server = _HTTPServer.__new__(_HTTPServer)  # handle_error needs no bound socket
     try:

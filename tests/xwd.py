@@ -4,7 +4,10 @@ the window tests need no ImageMagick (whose `convert` may be missing, or another
 The format (X11's XWDFile.h): a header of 25 big-endian 32-bit fields, the window name up to
 `header_size`, `ncolors` 12-byte colour map entries, then `height` rows of `bytes_per_line` bytes.
 TrueColor and DirectColor dumps are read (Xvfb's 24-bit screen is DirectColor: each channel's
-value indexes the colour map), with 3 or 4 bytes a pixel.
+value indexes the colour map), with 3 or 4 bytes a pixel as `bits_per_pixel` says. Both occur on
+one Xvfb: a root dump is 32-bit while one visual covers the screen (a fullscreen window), but
+24-bit packed, in 32-bit-wide rows, once a window of another visual is on it (xwd then assembles
+the picture itself). Reading those rows as 4 bytes a pixel striped every window 3/4 of its width.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ def read_xwd(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: only TrueColor and DirectColor dumps are read")
     width, height = header["pixmap_width"], header["pixmap_height"]
     stride = header["bytes_per_line"]
-    step = stride // width  # xwd says 24 bits a pixel for depth 24, but stores 4 bytes
-    if step not in (3, 4):
-        raise ValueError(f"{path}: {stride} bytes a row for {width} pixels is not 24/32-bit")
+    step = header["bits_per_pixel"] // 8  # not stride // width: 24-bit rows may be padded
+    if header["bits_per_pixel"] not in (24, 32) or stride < width * step:
+        raise ValueError(
+            f"{path}: {header['bits_per_pixel']} bits a pixel in {stride}-byte rows of {width} "
+            "pixels is not a 24/32-bit dump"
+        )
     colours = np.frombuffer(data, COLOUR, count=header["ncolors"], offset=header["header_size"])
     start = header["header_size"] + COLOUR.itemsize * header["ncolors"]
     rows = np.frombuffer(data, np.uint8, count=stride * height, offset=start).reshape(height, -1)

@@ -18,7 +18,8 @@ from livedet.batch.progress import BatchProgress, summary_table
 from livedet.batch.work import BatchSettings
 from livedet.errors import LivedetError, UsageError, one_line
 from livedet.logs import configure_logging
-from livedet.models import BACKENDS, default_model, resolve_model
+from livedet.model_spec import BACKENDS
+from livedet.models import default_model, resolve_model
 from livedet.runtimes import check_backend_choice, convert_once
 
 log = logging.getLogger("livedet")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livedet.errors import UsageError
-from livedet.sources import IMAGE_SUFFIXES
+from livedet.file_sources import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv"}

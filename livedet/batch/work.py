@@ -17,7 +17,7 @@ from livedet.batch.inputs import Job
 from livedet.errors import LivedetError, one_line
 
 if TYPE_CHECKING:
-    from livedet.models import LoadedModel
+    from livedet.model_spec import LoadedModel
 
 DONE, FAILED = "done", "failed"
 FRAMES_REPORT_SECONDS = 0.5  # how often a worker tells the driver its frame count
@@ -165,7 +165,7 @@ class _Counting:
 
 def _counting(model: LoadedModel, on_frames: Callable[[int], None]) -> LoadedModel:
     counting: Any = _Counting(model, on_frames)
-    return counting  # quacks like the model (livedet.models.Backend)
+    return counting  # quacks like the model (livedet.model_spec.Backend)
 
 
 def _unexpected(error: Exception) -> str:

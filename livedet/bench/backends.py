@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from livedet.runtimes import installed_module
+from livedet.runtimes.cpu_runtimes import installed_module
 
 
 def fast_backends() -> list[str]:
@@ -24,7 +24,7 @@ def fast_backends() -> list[str]:
 
 
 def child(section: str, **kwargs: Any) -> dict[str, Any]:
-    """Run one runs.* section in a fresh process; its result as a dict."""
+    """Run one bench section (file_runs, model_alone) in a fresh process; its result as a dict."""
     done = subprocess.run(
         [sys.executable, "-m", "livedet.bench.backends", section, json.dumps(kwargs)],
         capture_output=True,
@@ -180,8 +180,9 @@ def f32_floor(model: str, video: Path) -> dict[str, Any]:
     nothing left to gain without lower precision."""
     import numpy as np
 
-    from livedet.bench.runs import read_frames
-    from livedet.models import model_folder, resolve_model
+    from livedet.bench.inputs import read_frames
+    from livedet.model_folders import model_folder
+    from livedet.models import resolve_model
     from livedet.runtimes.cache import ONNX_FILE, content_key, entry_dir
 
     height, width = read_frames(video, 1)[0].shape[:2]
@@ -233,7 +234,9 @@ def conv_multiply_adds(onnx_path: Path, input_shape: tuple[int, ...]) -> int:
 
 
 def _run_child(section: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    from livedet.bench import runs
+    from livedet.bench.file_runs import file_mode, handwritten_loop
+    from livedet.bench.inputs import read_frames
+    from livedet.bench.model_alone import model_only
 
     video = Path(kwargs.pop("video"))
     frames = kwargs.pop("frames")
@@ -242,11 +245,11 @@ def _run_child(section: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="livedet-bench-") as folder:
         out = Path(folder) / "out.mp4"
         if section == "handwritten_loop":
-            return runs.handwritten_loop(kwargs["model"], video, frames, out, kwargs["backend"])
+            return handwritten_loop(kwargs["model"], video, frames, out, kwargs["backend"])
         if section == "file_mode":
-            return runs.file_mode(kwargs["model"], video, frames, out, 4, kwargs["backend"])
-        images = runs.read_frames(video, min(frames, 32))
-        return runs.model_only(kwargs.pop("model"), images, (1, 2), **kwargs)
+            return file_mode(kwargs["model"], video, frames, out, 4, kwargs["backend"])
+        images = read_frames(video, min(frames, 32))
+        return model_only(kwargs.pop("model"), images, (1, 2), **kwargs)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from livedet.batch.driver import run_batch
 from livedet.batch.events import FINISHED, Event, Runner
 from livedet.batch.local import LocalRunner
 from livedet.batch.work import BatchSettings
-from livedet.models import DEMO_CLIP
+from livedet.paths import DEMO_CLIP
 
 
 def make_inputs(folder: Path, *, clips: int, frames: int, photos: int) -> tuple[Path, Path]:

@@ -28,7 +28,7 @@ SCORE_PROFILE = (0.92, 0.85, 0.77, 0.68, 0.6) + (0.1,) * (MAX_DETECTIONS - 5)
 
 
 def default_cache_dir() -> Path:
-    from livedet.models import livedet_cache_dir
+    from livedet.paths import livedet_cache_dir
 
     return livedet_cache_dir() / "bench"
 

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 
 from livedet.app import build_pipeline
-from livedet.bench.runs import SimulatedCamera, read_frames, rss_mb
-from livedet.channels import Shutdown
+from livedet.bench.inputs import read_frames
+from livedet.bench.live_run import SimulatedCamera
+from livedet.bench.memory_run import rss_mb
 from livedet.config import Config
 from livedet.labels import load_label_map
-from livedet.lanes import Lane
-from livedet.models import DEMO_CLIP, load_model, resolve_model
+from livedet.models import load_model, resolve_model
+from livedet.paths import DEMO_CLIP
+from livedet.pipeline import Lane, Shutdown
 from livedet.stats import RunStats
 from livedet.streams import LiveSource
 
@@ -129,8 +131,8 @@ def smooth_view(
     delay = slower / fps
     camera = SimulatedCamera(frames, fps)
     shown = _Count()
-    lane = Lane(LiveSource(lambda: camera, "camera"), detections_out=shown)
-    lane.analytics = SourceAnalytics(ByteTrack(), name="camera", labels=labels, smooth=True)
+    analytics = SourceAnalytics(ByteTrack(), name="camera", labels=labels, smooth=True)
+    lane = Lane(LiveSource(lambda: camera, "camera"), detections_out=shown, analytics=analytics)
     stats, shutdown = RunStats(), Shutdown()
     pipeline = build_pipeline(
         Config(camera="0", model=model, show=False), loaded, [lane], labels, shutdown, stats

@@ -51,7 +51,7 @@ def _clip_640x480(video: Path, out: Path) -> Path:
     """The bench's clip scaled to 640x480: a webcam's frame, whatever the clip's size."""
     import cv2
 
-    from livedet.bench.runs import read_frames
+    from livedet.bench.inputs import read_frames
     from livedet.sinks import VideoSink
 
     sink = VideoSink(out, fps=30.0)
@@ -76,8 +76,10 @@ def _child(section: str, backend: str, clip: Path, seconds: float = 0.0) -> dict
 
 
 def _model_only(backend: str, clip: Path) -> dict[str, Any]:
-    from livedet.bench.runs import read_frames, rgb_batch
-    from livedet.models import model_folder, resolve_model
+    from livedet.bench.inputs import read_frames
+    from livedet.detector import rgb_batch
+    from livedet.model_folders import model_folder
+    from livedet.models import resolve_model
 
     spec = resolve_model(NAME)
     verified = True
@@ -86,7 +88,7 @@ def _model_only(backend: str, clip: Path) -> dict[str, Any]:
 
         model: Any = load_tensorflow(spec)
     else:
-        from livedet.runtimes import open_runtime
+        from livedet.runtimes.cpu_runtimes import open_runtime
         from livedet.runtimes.prepare import prepare
 
         prepared = prepare(spec, model_folder(spec), [backend], use_gpu=False)
@@ -156,7 +158,8 @@ def _main(argv: list[str]) -> None:
         return
     import tempfile
 
-    from livedet.bench.runs import live_mode, read_frames
+    from livedet.bench.inputs import read_frames
+    from livedet.bench.live_run import live_mode
 
     with tempfile.TemporaryDirectory(prefix="livedet-bench-") as folder:
         result = live_mode(

@@ -2,11 +2,13 @@
 
 It lets ``livedet --model demo`` run fully offline. Submodules:
 
-- ``scenes``  procedural training/test scenes (numpy + OpenCV, no TensorFlow);
+- ``scenes``  procedural training/test scenes (numpy + OpenCV, no TensorFlow), painted on
+  ``backgrounds`` (random flat, gradient, noise, texture and photo-like backgrounds);
 - ``network`` the compact CenterNet (Keras) and its losses;
 - ``train``   ``python -m livedet.demo_model.train`` reproduces the bundled model;
 - ``calibrate`` Platt scaling that turns heatmap peaks into scores that mean "chance it is right";
-- ``export``  wraps the model in a TF-Hub-style ``serving_default`` SavedModel signature;
+- ``export``  wraps the model in a TF-Hub-style ``serving_default`` SavedModel signature and
+  fits its calibration;
 - ``evaluate``, ``foreign`` precision / recall / mAP on held-out scenes and other renderers' shapes;
 - ``clip``    ``python -m livedet.demo_model.clip`` writes the bundled demo clip.
 

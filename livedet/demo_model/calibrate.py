@@ -8,12 +8,14 @@ logistic regression, on scenes from ``CALIBRATION_SEED`` -- a seed used neither 
 0) nor in the held-out evaluation. The map is monotone (``a > 0``), so the ranking of detections,
 and with it the mAP, is unchanged; only what a score of 0.5 means changes. (Adding the box size as
 a second feature was tried: its weight came out ~0, so it is not used.)
+
+Only the map and its fit are here; running the model on the calibration scenes to fit it is
+``export.fit_calibration``, beside the signature it calibrates (which uses this map).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -54,18 +56,3 @@ def fit_platt(peaks: np.ndarray, correct: np.ndarray, l2: float = 1e-3) -> Calib
     if w[0] <= 0:
         raise ValueError(f"calibration is not monotone (slope {w[0]:.3f}): the model is untrained")
     return Calibration(slope=float(w[0]), bias=float(w[1]))
-
-
-def fit_calibration(model: Any, frames: int = CALIBRATION_FRAMES) -> Calibration:
-    """Run ``model`` uncalibrated on the calibration scenes and fit the Platt map."""
-    import tensorflow as tf
-
-    from livedet.demo_model.evaluate import held_out_scenes, match, run_model
-    from livedet.demo_model.export import detect
-
-    serve = tf.function(lambda input_tensor: detect(model, input_tensor), reduce_retracing=True)
-    pairs = run_model(serve, list(held_out_scenes(frames, seed=CALIBRATION_SEED)))
-    peaks = np.concatenate([pred.scores for pred, _ in pairs])
-    correct = np.concatenate([match(pred, scene) for pred, scene in pairs])
-    kept = peaks >= MIN_PEAK
-    return fit_platt(peaks[kept], correct[kept])

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livedet.demo_model.scenes import CIRCLE, SQUARE, TRIANGLE, _photo_like, render_alpha
+from livedet.demo_model.backgrounds import photo_like
+from livedet.demo_model.scenes import CIRCLE, SQUARE, TRIANGLE, render_alpha
 
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 25, 10
 
@@ -110,7 +111,7 @@ def render_frames(seed: int) -> list[np.ndarray]:
     """All RGB uint8 frames of the clip."""
     rng = np.random.default_rng(seed)
     # A background larger than the frame, panned along a slow Lissajous path.
-    big = _photo_like(rng, HEIGHT + 160, WIDTH + 240)
+    big = photo_like(rng, HEIGHT + 160, WIDTH + 240)
     big = cv2.GaussianBlur(big, (0, 0), 1.0)  # fine grain costs bitrate and adds nothing
     actors = make_actors(rng)
     frames = []

@@ -15,6 +15,9 @@ averaged), its BatchNorms folded into the convolutions (``network.serving_copy``
 for most of the second pass; the same copy spells out dilated kernels and upsamplings so the graph
 converts to ONNX without layout shuffles (docs/backends.md). Decoding is the CenterNet one: 3x3
 max-pool peaks, top 100 over all classes and cells, boxes from the size and offset heads.
+
+``write_bundle`` (what training ends with) fits the score calibration (``calibrate``) by running
+this signature uncalibrated on the calibration scenes, then writes the SavedModel with it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from livedet.demo_model.calibrate import IDENTITY, Calibration
+import numpy as np
+
+from livedet.demo_model.calibrate import (
+    CALIBRATION_FRAMES,
+    CALIBRATION_SEED,
+    IDENTITY,
+    MIN_PEAK,
+    Calibration,
+    fit_platt,
+)
 from livedet.demo_model.network import MULTIPLE, NUM_CLASSES, STRIDE
 
 # 640 rather than 512: shapes of 24 px in a 1280-px frame stay 12 px, not 9.6 px (recall on the
@@ -147,10 +159,23 @@ def write_label_map(path: Path) -> None:
     path.write_text(items)
 
 
+def fit_calibration(model: Any, frames: int = CALIBRATION_FRAMES) -> Calibration:
+    """Run ``model`` uncalibrated on the calibration scenes and fit the Platt map."""
+    import tensorflow as tf
+
+    from livedet.demo_model.evaluate import held_out_scenes, match, run_model
+
+    serve = tf.function(lambda input_tensor: detect(model, input_tensor), reduce_retracing=True)
+    pairs = run_model(serve, list(held_out_scenes(frames, seed=CALIBRATION_SEED)))
+    peaks = np.concatenate([pred.scores for pred, _ in pairs])
+    correct = np.concatenate([match(pred, scene) for pred, scene in pairs])
+    kept = peaks >= MIN_PEAK
+    return fit_platt(peaks[kept], correct[kept])
+
+
 def write_bundle(model: Any, output: Path) -> Calibration:
     """Make ``model``'s serving copy (``network.serving_copy``), calibrate its scores, write
     ``output/saved_model`` and its label map."""
-    from livedet.demo_model.calibrate import fit_calibration
     from livedet.demo_model.network import serving_copy
 
     served = serving_copy(model)

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from livedet.demo_model.scenes import CIRCLE, SQUARE, Scene, _photo_like
+from livedet.demo_model.backgrounds import photo_like
+from livedet.demo_model.scenes import CIRCLE, SQUARE, Scene
 
 RENDERERS = ("cv2", "cv2_aa", "pil")
 
@@ -36,7 +37,7 @@ def _vertices(rng: np.random.Generator, class_id: int, size: int) -> np.ndarray:
 def foreign_scene(rng: np.random.Generator, height: int, width: int) -> Scene:
     """1..6 non-overlapping shapes drawn by one renderer on a photo-like background."""
     renderer = RENDERERS[int(rng.integers(len(RENDERERS)))]
-    image = np.clip(np.round(_photo_like(rng, height, width)), 0, 255).astype(np.uint8)
+    image = np.clip(np.round(photo_like(rng, height, width)), 0, 255).astype(np.uint8)
     wanted = int(rng.integers(1, 7))
     shapes: list[tuple[int, np.ndarray | None, tuple[int, int, int, int]]] = []
     for _ in range(60):

@@ -9,27 +9,14 @@ TensorFlow.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from livedet.errors import ModelError, UsageError
-from livedet.models import (
-    BACKENDS,
-    FAST_EXTRA_HINT,
-    Backend,
-    ModelSpec,
-    gpu_present,
-    model_folder,
-)
+from livedet.model_folders import model_folder
+from livedet.model_spec import BACKENDS, FAST_EXTRA_HINT, Backend, ModelSpec, gpu_present
+from livedet.runtimes.cpu_runtimes import CPU_RUNTIMES, installed_module, open_runtime
 
 log = logging.getLogger(__name__)
-
-CPU_RUNTIMES = ("openvino", "onnxruntime")  # tried in this order when speeds are equal
-_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "tf2onnx": "tf2onnx"}
 
 
 def load_backend(
@@ -127,35 +114,3 @@ def check_backend_choice(backend: str, approximate: bool) -> None:
         raise UsageError(
             f"--approximate is OpenVINO's bf16 mode; it does not apply to --backend {backend}"
         )
-
-
-def open_runtime(
-    name: str,
-    spec: ModelSpec,
-    folder: Path,
-    record: dict[str, Any],
-    use_gpu: bool,
-    approximate: bool,
-    threads: int | None = None,
-) -> Backend:
-    from livedet.runtimes.cache import ONNX_FILE
-
-    if name == "openvino":
-        from livedet.runtimes.openvino_backend import OpenVinoModel
-
-        return OpenVinoModel(
-            spec, folder / ONNX_FILE, record, approximate=approximate, threads=threads
-        )
-    from livedet.runtimes.onnxruntime_backend import OnnxRuntimeModel
-
-    return OnnxRuntimeModel(spec, folder / ONNX_FILE, record, use_gpu=use_gpu, threads=threads)
-
-
-def installed_module(name: str) -> bool:
-    """Whether a runtime's package is installed, without importing it."""
-    return importlib.util.find_spec(_MODULES[name]) is not None
-
-
-def stack_outputs(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-frame outputs (each with a batch of 1) as one batch."""
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from livedet.models import livedet_cache_dir
+from livedet.paths import livedet_cache_dir
 
 # Bump when conversion or verification changes: entries made by older code are then rebuilt.
 CONVERTER_VERSION = 5  # 5: references from oneDNN-free TensorFlow, tolerance per model

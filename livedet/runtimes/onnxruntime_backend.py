@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from livedet.models import ModelSpec
+from livedet.model_spec import ModelSpec
 
 IN_FLIGHT = 2  # frames of a batch run at once on the CPU, each on its share of the cores
 
 
 class OnnxRuntimeModel:
-    """An ORT session over the converted model (satisfies livedet.models.Backend).
+    """An ORT session over the converted model (satisfies livedet.model_spec.Backend).
 
     Intra-op threads do not spin between calls: spinning threads would steal the cores that
     decoding, drawing and encoding need in the other pipeline stages (with spinning the demo model
@@ -76,7 +76,7 @@ class OnnxRuntimeModel:
         return ort.InferenceSession(str(self._onnx_path), options, providers=self._providers)
 
     def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
-        from livedet.runtimes import stack_outputs
+        from livedet.runtimes.outputs import stack_outputs
 
         if len(batch_rgb) == 1 or (self._model_open_batch and not self._per_frame):
             return self._run(self._session, batch_rgb)

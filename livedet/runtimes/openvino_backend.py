@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from livedet.models import ModelSpec
+from livedet.model_spec import ModelSpec
 
 MAX_COMPILED = 8  # (size, mode) pairs kept; beyond, the oldest is dropped
 
@@ -40,7 +40,7 @@ def default_in_flight(cores: int) -> int:
 
 
 class OpenVinoModel:
-    """Satisfies livedet.models.Backend. Every frame is its own request: frames of a batch run
+    """Satisfies livedet.model_spec.Backend. Every frame is its own request: frames of a batch run
     one after another, or `in_flight` at a time on machines where that pays."""
 
     name = "openvino"
@@ -79,7 +79,7 @@ class OpenVinoModel:
         self.load_seconds = time.perf_counter() - started
 
     def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
-        from livedet.runtimes import stack_outputs
+        from livedet.runtimes.outputs import stack_outputs
 
         height, width = batch_rgb.shape[1:3]
         if len(batch_rgb) == 1 or self._in_flight == 1:

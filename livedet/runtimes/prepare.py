@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from livedet.errors import one_line
-from livedet.models import FAST_EXTRA_HINT, Backend, ModelSpec
+from livedet.model_spec import FAST_EXTRA_HINT, Backend, ModelSpec
 from livedet.runtimes.cache import (
     ONNX_FILE,
     REFERENCE_FILE,
@@ -26,6 +26,7 @@ from livedet.runtimes.cache import (
     remove_entry,
     write_entry,
 )
+from livedet.runtimes.cpu_runtimes import installed_module, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def prepare(
 
     A corrupt entry (unreadable record, ONNX file changed since it was verified) is deleted and
     rebuilt. `root`: the cache folder (default ~/.cache/livedet/onnx)."""
-    from livedet.runtimes import installed_module, open_runtime
-
     folder = entry_dir(content_key(saved_model), root)
     try:
         record = read_entry(folder)

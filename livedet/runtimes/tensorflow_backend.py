@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from livedet.errors import ModelError, one_line
-from livedet.models import REQUIRED_OUTPUTS, ModelSpec, model_folder
+from livedet.model_folders import model_folder
+from livedet.model_spec import REQUIRED_OUTPUTS, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ USED_OUTPUTS = (*REQUIRED_OUTPUTS, "detection_keypoints", "detection_keypoint_sc
 
 @dataclass
 class TensorFlowModel:
-    """A loaded detection signature (satisfies livedet.models.Backend)."""
+    """A loaded detection signature (satisfies livedet.model_spec.Backend)."""
 
     spec: ModelSpec
     signature: Any  # the concrete serving_default function
@@ -38,7 +39,7 @@ class TensorFlowModel:
     def run(self, batch_rgb: np.ndarray) -> dict[str, np.ndarray]:
         import tensorflow as tf
 
-        from livedet.runtimes import stack_outputs
+        from livedet.runtimes.outputs import stack_outputs
 
         if not self.open_batch and len(batch_rgb) > 1:
             return stack_outputs([self.run(batch_rgb[i : i + 1]) for i in range(len(batch_rgb))])

@@ -65,7 +65,7 @@ def reference_frames() -> list[np.ndarray]:
 
 
 def _demo_clip_frame(height: int, width: int) -> np.ndarray | None:
-    from livedet.models import DEMO_CLIP
+    from livedet.paths import DEMO_CLIP
 
     if not DEMO_CLIP.is_file():
         return None
@@ -94,6 +94,7 @@ def save_reference(path: Path, inputs: list[np.ndarray], outputs: list[dict[str,
         arrays[f"{i}/input"] = batch
         arrays.update({f"{i}/{name}": value for name, value in out.items()})
     partial = path.with_name(path.name + ".partial.npz")
+    # numpy's stubs type **kwds as bool (allow_pickle): an array is what savez takes there.
     np.savez_compressed(partial, **arrays)  # type: ignore[arg-type]
     partial.replace(path)
 

@@ -119,11 +119,12 @@ def _decode_weight(spec: dict, data: bytes, offset: int, path: Path) -> tuple[np
         raise ModelError(
             f"TF.js model {path.name}: weight {name!r} has dtype {dtype!r}, unsupported"
         )
-    stored = _QUANTIZED.get(quantization["dtype"]) if quantization else _DTYPES[dtype]
+    quantized = quantization["dtype"] if quantization else None
+    stored = _DTYPES[dtype] if quantized is None else _QUANTIZED.get(quantized)
     if stored is None:
         raise ModelError(
             f"TF.js model {path.name}: weight {name!r} uses quantization "
-            f"{quantization['dtype']!r}; supported: {', '.join(_QUANTIZED)}"  # type: ignore[index]
+            f"{quantized!r}; supported: {', '.join(_QUANTIZED)}"
         )
     size = count * np.dtype(stored).itemsize
     if offset + size > len(data):

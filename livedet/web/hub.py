@@ -7,6 +7,9 @@ lazily by the first viewer that wants it, once, and the bytes are shared by ever
 viewer simply skips to whatever is newest when it is ready again. The one exception: the first
 frame of a source after one of its events becomes that event's thumbnail, a 256-pixel-wide JPEG
 made at once (about half a millisecond, whatever the frame size), so no full frame is kept for it.
+
+The rule the health verdict follows is health.py's, the JPEG encoding jpeg.py's: this module is
+the locking and the bookkeeping of who gets which frame and event when.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-THUMBNAIL_WIDTH = 256  # pixels; shown at half that on the page, sharp on a phone's screen
-THUMBNAIL_QUALITY = 75
+from livedet.web.health import Health, judge_health
+from livedet.web.jpeg import encode_jpeg, thumbnail_jpeg
+
 _COMING = b""  # a thumbnail whose frame has not been published yet
 
 
@@ -35,16 +39,6 @@ class _SourceFrame:
     shape: tuple[int, ...] = ()
     jpeg: bytes | None = None
     encode_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(frozen=True)
-class Health:
-    ok: bool
-    reason: str
-    detail: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, **({"reason": self.reason} if self.reason else {}), **self.detail}
 
 
 class WebHub:
@@ -110,26 +104,28 @@ class WebHub:
             awaiting = self._awaiting_frame.pop(source, [])
             self._changed.notify_all()
         if awaiting:
-            thumbnail = _thumbnail(image_bgr)  # outside the lock: viewers never wait for it
+            thumbnail = thumbnail_jpeg(image_bgr)  # outside the lock: viewers never wait for it
             with self._changed:
                 for event_id in awaiting:
                     if event_id in self._thumbnails:  # not dropped with its event meanwhile
                         self._thumbnails[event_id] = thumbnail  # one copy for all its events
                 self._changed.notify_all()
 
-    def publish_status(self, status: dict[str, Any]) -> None:
-        """Replace the status: ``{"sources": {name: {"state": "live"|"reconnecting", "fps",
-        "dropped", "latency_ms", "outage_s", "uptime_s", ...}}, "counts": {...}, ...}``.
-        Any other keys are passed through to /api/stats unchanged."""
+    def publish_status(
+        self, status: dict[str, Any], down: Mapping[str, float] | None = None
+    ) -> None:
+        """Replace the status (the JSON of /api/stats: ``{"sources": {name: {...}}, "counts":
+        {...}, ...}``, passed through unchanged). `down`: the sources down now, each with its
+        outage seconds so far (from livedet.pipeline.SourceStatus); the others are up."""
         now = self._clock()
+        down = down or {}
         with self._changed:
             self._status = status
-            for name, source in (status.get("sources") or {}).items():
-                if source.get("state", "live") == "live":
-                    self._down_since.pop(name, None)
-                else:
-                    reported = float(source.get("outage_s") or 0.0)
-                    self._down_since.setdefault(name, now - reported)
+            for name in list(self._down_since):
+                if name not in down:
+                    del self._down_since[name]
+            for name, outage_s in down.items():
+                self._down_since.setdefault(name, now - outage_s)
 
     def publish_event(self, event: dict[str, Any]) -> None:
         """Append a tracking/counting event; only the last `max_events` are kept. An event that
@@ -188,13 +184,7 @@ class WebHub:
         # on this frame's lock and reuse the bytes. cv2.imencode releases the GIL meanwhile.
         with frame.encode_lock:
             if frame.jpeg is None:
-                import cv2
-
-                params = [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality]
-                ok, buffer = cv2.imencode(".jpg", frame.image, params)
-                if not ok:
-                    raise RuntimeError(f"JPEG encoding failed for a {frame.image.shape} frame")
-                frame.jpeg = buffer.tobytes()
+                frame.jpeg = encode_jpeg(frame.image, self.jpeg_quality)
                 frame.image = np.empty(0, np.uint8)  # the pixels are no longer needed
                 self.frames_encoded += 1
             return frame.jpeg
@@ -248,29 +238,15 @@ class WebHub:
             frames = {name: frame.published_at for name, frame in self._frames.items()}
             down_since = dict(self._down_since)
             running_since = self._running_since
-        for name, since in sorted(down_since.items()):
-            if now - since > self.outage_limit_s:
-                return Health(
-                    False,
-                    f"source {name} down for {now - since:.0f} s (limit {self.outage_limit_s:g} s)",
-                    {"source": name},
-                )
-        if running_since is not None:
-            for name in sorted(set(frames) | set(status_sources)):
-                if name in down_since:
-                    continue  # an outage is judged by the outage limit above
-                last = max(frames.get(name, running_since), running_since)
-                if now - last > self.stall_limit_s:
-                    return Health(
-                        False,
-                        f"no frame from {name} for {now - last:.0f} s "
-                        f"(stall limit {self.stall_limit_s:g} s)",
-                        {"source": name},
-                    )
-            if not frames and not status_sources and now - running_since > self.stall_limit_s:
-                return Health(False, f"no frame for {now - running_since:.0f} s", {})
-        state = "running" if running_since is not None else "idle"
-        return Health(True, "", {"state": state, "sources": len(set(frames) | set(status_sources))})
+        return judge_health(
+            now,
+            outage_limit_s=self.outage_limit_s,
+            stall_limit_s=self.stall_limit_s,
+            status_sources=status_sources,
+            frame_times=frames,
+            down_since=down_since,
+            running_since=running_since,
+        )
 
     def stats(self, recent_events: int = 20) -> dict[str, Any]:
         """The JSON document of /api/stats: status as published, plus what the hub knows."""
@@ -293,21 +269,3 @@ class WebHub:
         status["health"] = self.health().as_dict()
         status["frames_encoded"] = self.frames_encoded
         return status
-
-
-def _thumbnail(image_bgr: np.ndarray) -> bytes:
-    """A THUMBNAIL_WIDTH-wide JPEG of a frame. Linear to twice the size, then area to the size:
-    close to a plain area resize's look at a tenth of its cost on a 1080p frame."""
-    import cv2
-
-    height, width = image_bgr.shape[:2]
-    target = min(THUMBNAIL_WIDTH, width)  # a small frame is not blown up
-    size = (target, max(1, round(height * target / max(width, 1))))
-    small = image_bgr
-    if width > 2 * size[0]:
-        small = cv2.resize(small, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
-    small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    ok, buffer = cv2.imencode(".jpg", small, [int(cv2.IMWRITE_JPEG_QUALITY), THUMBNAIL_QUALITY])
-    if not ok:
-        raise RuntimeError(f"JPEG encoding failed for a {image_bgr.shape} thumbnail")
-    return buffer.tobytes()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from livedet.lanes import Lane
+from livedet.pipeline.lanes import Lane
 from livedet.stats import RunStats
 
 
@@ -15,11 +15,10 @@ class Tally:
     def __init__(self, stats: RunStats, lanes: Sequence[Lane]) -> None:
         self.stats = stats
         self.lanes = list(lanes)
-        if len(self.lanes) == 1:
-            self.lanes[0].stats = stats  # one source: its figures are the run's
 
     def _both(self, lane: Lane) -> tuple[RunStats, ...]:
-        """The run's figures and the lane's (the same object when there is one source)."""
+        """The run's figures and the lane's (they may be one object: a one-lane pipeline made
+        without stats counts in its lane's)."""
         return (self.stats,) if lane.stats is self.stats else (self.stats, lane.stats)
 
     def frame_in(self, lane: Lane) -> None:
@@ -40,14 +39,13 @@ class Tally:
             stats.add_latency(seconds)
 
     def sync_source(self, lane: Lane) -> None:
-        """Copy the source's outage figures into the stats (the run's: summed over sources)."""
+        """Copy the source's outage figures into its stats, and their sums into the run's."""
         source = lane.source
         lane.stats.outages, lane.stats.reconnects = source.outages, source.reconnects
         lane.stats.outage_seconds = source.outage_seconds
-        if len(self.lanes) > 1:
-            self.stats.outages = sum(lane.source.outages for lane in self.lanes)
-            self.stats.reconnects = sum(lane.source.reconnects for lane in self.lanes)
-            self.stats.outage_seconds = sum(lane.source.outage_seconds for lane in self.lanes)
+        self.stats.outages = sum(lane.source.outages for lane in self.lanes)
+        self.stats.reconnects = sum(lane.source.reconnects for lane in self.lanes)
+        self.stats.outage_seconds = sum(lane.source.outage_seconds for lane in self.lanes)
 
     def discarded_in_flight(self) -> None:
         """An abort discards the frames in flight: count them as dropped."""

@@ -10,17 +10,18 @@ from typing import Protocol
 
 import numpy as np
 
-from livedet import channels
-from livedet.channels import Shutdown
-from livedet.lanes import Lane
+from livedet.pipeline.grid import compose_screen
+from livedet.pipeline.lane_state import LaneState
+from livedet.pipeline.shutdown import ExitReason, Shutdown
 
 log = logging.getLogger(__name__)
 
 THRESHOLD_STEP = 0.05
 
 
-class Window(Protocol):
-    """Shows an image; returns the user's command (None, "quit", "closed", "pause", ...)."""
+class ImageWindow(Protocol):
+    """Shows an image; returns the user's command (None, "quit", "closed", "pause", ...).
+    livedet.display.Window is the real one."""
 
     def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None: ...
 
@@ -28,10 +29,10 @@ class Window(Protocol):
 class ScreenControl:
     def __init__(
         self,
-        window: Window,
-        lanes: Sequence[Lane],
+        window: ImageWindow,
+        lanes: Sequence[LaneState],
         shutdown: Shutdown,
-        status_for: Callable[[Lane], list[str]],
+        status_for: Callable[[LaneState], list[str]],
     ) -> None:
         self.window = window
         self.lanes = list(lanes)
@@ -43,8 +44,6 @@ class ScreenControl:
 
     def tick(self, wait_ms: int = 5) -> None:
         """Show what changed since the last tick and act on the key pressed (main thread)."""
-        from livedet.grid import compose_screen
-
         image = None
         changed = [lane.status_changed() for lane in self.lanes]  # every lane, no short cut
         if self.new_render.is_set() or any(changed):
@@ -57,12 +56,14 @@ class ScreenControl:
 
     def on_command(self, command: str) -> None:
         if command in ("quit", "closed"):
-            self.shutdown.stop(channels.QUIT_KEY if command == "quit" else channels.WINDOW_CLOSED)
+            self.shutdown.stop(
+                ExitReason.QUIT_KEY if command == "quit" else ExitReason.WINDOW_CLOSED
+            )
         elif command == "pause":
             self.paused = not self.paused
         elif command in ("threshold_up", "threshold_down"):
             step = THRESHOLD_STEP if command == "threshold_up" else -THRESHOLD_STEP
-            for lane in self.lanes:
+            for lane in self.lanes:  # the run's threshold: the next inference and the tracker
                 threshold = (lane.threshold or 0.5) + step
                 lane.threshold = round(min(0.95, max(0.05, threshold)), 2)
             log.warning("threshold %.2f", self.lanes[0].threshold)

@@ -9,8 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from livedet.channels import POLL
-from livedet.lanes import Lane
+from livedet.pipeline.lane_state import LaneState
+from livedet.pipeline.shutdown import POLL
 
 
 class RoundRobinBatcher:
@@ -19,10 +19,10 @@ class RoundRobinBatcher:
     max_wait: seconds to wait for more frames once a batch has one (files only; 0 when any lane
     is live: a live frame never waits for a batch to fill)."""
 
-    def __init__(self, lanes: Sequence[Lane], batch_size: int, max_wait: float) -> None:
+    def __init__(self, lanes: Sequence[LaneState], batch_size: int, max_wait: float) -> None:
         self.lanes = list(lanes)
         self.batch_size = batch_size
-        live = any(lane.source.live for lane in self.lanes)
+        live = any(lane.lane.source.live for lane in self.lanes)
         self.max_wait = 0.0 if live else max_wait
         self._ready = threading.Condition()
         self._cursor = 0  # the lane that goes first in the next round
@@ -41,7 +41,7 @@ class RoundRobinBatcher:
                 self._take_round(batch)
                 if len(batch) >= self.batch_size:
                     return batch
-                if all(lane.decoded.finished for lane in self.lanes):  # type: ignore[attr-defined]
+                if all(lane.decoded.finished for lane in self.lanes):
                     return batch or None
                 now = time.perf_counter()
                 if batch:
@@ -57,7 +57,7 @@ class RoundRobinBatcher:
             took = False
             for step in range(count):
                 lane = self.lanes[(self._cursor + step) % count]
-                item = lane.decoded.take()  # type: ignore[attr-defined]
+                item = lane.decoded.take()
                 if item is not None:
                     batch.append(item)
                     took = True

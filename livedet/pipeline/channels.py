@@ -1,7 +1,7 @@
-"""The pipeline's plumbing: bounded channels between its threads, and one shutdown object.
+"""Bounded channels between the pipeline's threads.
 
-Nothing here starts a thread; livedet.pipeline owns every thread and uses these to hand frames on
-and to stop.
+Nothing here starts a thread; livedet.pipeline.run owns every thread and uses these to hand frames
+on; a `Shutdown` (livedet.pipeline.shutdown) unblocks them when the run aborts.
 """
 
 from __future__ import annotations
@@ -12,16 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-POLL = 0.1  # seconds between checks of the shutdown state while blocked
-
-# Why a run ended, as users read it in the summary line and in --stats.
-QUIT_KEY = "quit (q)"
-WINDOW_CLOSED = "window closed"
-CTRL_C = "Ctrl-C"
-SIGTERM = "SIGTERM"
-END_OF_INPUT = "end of input"
-MAX_FRAMES = "--max-frames"
-SOURCE_LOST = "source lost"
+from livedet.pipeline.shutdown import POLL, Shutdown
 
 
 class _End:
@@ -29,47 +20,6 @@ class _End:
 
 
 END = _End()
-
-
-class Shutdown:
-    """Every way a run ends, in one object shared by the pipeline, the sources and signal handlers.
-
-    Two speeds: `stop(reason)` stops reading, and the frames already in flight are finished and
-    written (q, Ctrl-C, --max-frames, end of input); `abort()` makes every thread leave at its next
-    channel operation (an error, a second Ctrl-C). The first reason given is the one reported.
-    """
-
-    def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self._aborted = threading.Event()
-        self.reason: str | None = None
-        self._lock = threading.Lock()
-
-    def stop(self, reason: str, *, escalate: bool = False) -> None:
-        """Stop reading. escalate: a second request of this kind (a second Ctrl-C) aborts."""
-        with self._lock:
-            if escalate and self._stopping.is_set():
-                self._aborted.set()
-            if self.reason is None:
-                self.reason = reason
-            self._stopping.set()
-
-    def abort(self) -> None:
-        with self._lock:
-            self._aborted.set()
-            self._stopping.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    @property
-    def aborted(self) -> bool:
-        return self._aborted.is_set()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True at once when the run is stopping (sources' back-off)."""
-        return self._stopping.wait(seconds)
 
 
 class Channel:
