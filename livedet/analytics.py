@@ -13,6 +13,7 @@ import numpy as np
 from livedet.config import Config
 from livedet.counting import Counters
 from livedet.detections import Detections
+from livedet.labels import parse_class_filter
 from livedet.regions import LineSpec, ZoneSpec
 from livedet.tracking import Tracker
 
@@ -23,6 +24,7 @@ class SourceAnalytics:
     smooth: live view at camera rate — every camera frame is shown with boxes the tracker
     carries to that frame's time from the newest inference (records say "predicted": true).
     on_event: receives each enter/exit/cross event (the --events file, the web view, MQTT).
+    loiter_s, require_zone: the zone rules of livedet.counting.Counters (--loiter, --require-zone).
     """
 
     def __init__(
@@ -34,6 +36,8 @@ class SourceAnalytics:
         lines: Sequence[LineSpec] = (),
         zones: Sequence[ZoneSpec] = (),
         smooth: bool = False,
+        loiter_s: float | None = None,
+        require_zone: str | None = None,
     ) -> None:
         from livedet.render_counts import Trails
 
@@ -42,6 +46,7 @@ class SourceAnalytics:
         self.labels = labels
         self.lines, self.zones = tuple(lines), tuple(zones)
         self.smooth = smooth
+        self.loiter_s, self.require_zone = loiter_s, require_zone
         self.counters: Counters | None = None  # built at the first frame: needs its size
         self.trails = Trails()
         self.inferences = 0
@@ -109,7 +114,12 @@ class SourceAnalytics:
         if self.counters is None and (self.lines or self.zones):
             height, width = frame.shape[:2]
             self.counters = Counters(
-                self.lines, self.zones, frame_size=(width, height), source=self.name
+                self.lines,
+                self.zones,
+                frame_size=(width, height),
+                source=self.name,
+                loiter_s=self.loiter_s,
+                require_zone=self.require_zone,
             )
         return self.counters
 
@@ -119,18 +129,29 @@ def make_analytics(
 ) -> list[SourceAnalytics]:
     """One SourceAnalytics per source name: trackers drawing ids from one counter (ids never
     collide across sources), counters for --line/--zone."""
+    from livedet.motion import tracks_kept_for
     from livedet.tracking import ByteTrack, TrackIdCounter
 
     ids = TrackIdCounter()
+    gated = config.detect_on == "motion" or (config.detect_on is None and config.live)
     lines, zones = config.regions()
+    for zone in zones:  # an unknown class name fails now, before a model loads
+        if zone.classes is not None:
+            parse_class_filter(",".join(sorted(zone.classes)), labels, f"zone {zone.name} classes")
     return [
         SourceAnalytics(
-            ByteTrack(ids=ids, new_track_min_score=config.threshold or 0.5),
+            ByteTrack(
+                ids=ids,
+                new_track_min_score=config.threshold or 0.5,
+                lost_track_seconds=tracks_kept_for(config.detect_every if gated else None),
+            ),
             name=name,
             labels=labels,
             lines=lines,
             zones=zones,
             smooth=True,
+            loiter_s=config.loiter,
+            require_zone=config.require_zone,
         )
         for name in names
     ]

@@ -21,6 +21,7 @@ from livedet.config import Config
 from livedet.detector import Detector, Selection
 from livedet.display import check_display_available
 from livedet.errors import SourceLost, UsageError, one_line
+from livedet.event_media import open_event_media
 from livedet.labels import load_label_map
 from livedet.model_spec import LoadedModel
 from livedet.models import default_model, load_model, resolve_model
@@ -39,6 +40,7 @@ from livedet.pipeline.grid import GRID_FPS
 from livedet.progress import progress_printer
 from livedet.records import EventsLog
 from livedet.remote import Remote, fan_out
+from livedet.retention import retention_for
 from livedet.secrets import redact_json
 from livedet.sinks import VideoSink
 from livedet.stats import RunStats
@@ -124,6 +126,9 @@ def _run(
             if config.events is not None:
                 events = resources.enter_context(contextlib.closing(EventsLog(config.events)))
                 on_event = fan_out(events.write, remote.on_event)
+        media = open_event_media(config, labels, resources)  # --clips: first in the fan-out
+        on_event = media.wrap(on_event) if media is not None else on_event
+        retention = retention_for(config)  # --keep-days, --keep-gb
         analytics = make_analytics(names, config, labels) if config.track else [None] * len(names)
         lanes = [
             open_lane(s, name, tracking, config, labels, shutdown, resources)
@@ -158,11 +163,18 @@ def _run(
         def on_progress(figures: RunStats, statuses: Sequence[SourceStatus]) -> None:
             if printer is not None:
                 printer(figures, statuses)
+            if media is not None:  # before the web view reads them for /metrics
+                figures.clips_written = len(media.clips_written)
+            if retention is not None:
+                swept = retention.maybe_sweep(media.writing() if media is not None else ())
+                if swept is not None:
+                    figures.clips_disk_bytes = swept.kept_bytes
             remote.on_progress(figures, statuses)
 
         hooks = Hooks(
-            on_rendered=remote.on_rendered,
+            on_rendered=media.rendered_then(remote.on_rendered) if media else remote.on_rendered,
             on_event=on_event,
+            on_detections=media.on_detections if media is not None else None,
             on_progress=on_progress,
             services=remote.services,
             grid_out=grid_video,

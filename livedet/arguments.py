@@ -8,14 +8,13 @@ import difflib
 from pathlib import Path
 from typing import Any, NoReturn
 
-from livedet.config import OVERLAYS, Config
+from livedet.arguments_watching import DEFAULTS, add_watching_flags
+from livedet.config import OVERLAYS
 from livedet.errors import UsageError
 from livedet.model_spec import BACKENDS
 from livedet.models import CENTERNET_VARIANTS, CPU_DEFAULT_MODEL, GPU_DEFAULT_MODEL
 from livedet.paths import DEMO_CLIP
 from livedet.zoo import KNOWN_MODELS
-
-DEFAULTS = Config()  # the flags' defaults are Config's: one place for each
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -106,6 +105,13 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
         "--wait-for-camera",
         action="store_true",
         help="a camera index with no device yet is waited for (default: exit 2)",
+    )
+    on = "motion: the model runs when something moves (and every --detect-every S), boxes "
+    on += "carried between; always: every frame (default: motion live, always on files)"
+    src.add_argument("--detect-on", metavar="motion|always", help=on)
+    every = f"motion: detect at least every S seconds (default {DEFAULTS.detect_every:g})"
+    src.add_argument(
+        "--detect-every", type=float, default=DEFAULTS.detect_every, metavar="S", help=every
     )
     mdl = p.add_argument_group("model")
     mdl.add_argument(
@@ -225,67 +231,7 @@ def build_parser(*, demo: bool = False) -> argparse.ArgumentParser:
     out.add_argument(
         "--verbose", action="store_true", help="more log lines; stage timings on screen"
     )
-    web = p.add_argument_group("watching from elsewhere")
-    web.add_argument(
-        "--serve",
-        metavar="[HOST:]PORT",
-        help="web view of every source, /api/stats, /api/events and /healthz (127.0.0.1 unless "
-        "a HOST is given, which needs a token)",
-    )
-    web.add_argument("--serve-token", metavar="TOKEN", help="required on every web request")
-    web.add_argument(
-        "--serve-token-file", type=Path, metavar="FILE", help="the token, from a file's first line"
-    )
-    web.add_argument(
-        "--serve-max-viewers",
-        type=int,
-        default=DEFAULTS.serve_max_viewers,
-        metavar="N",
-        help=f"streams at once ({DEFAULTS.serve_max_viewers})",
-    )
-    web.add_argument(
-        "--health-outage-limit",
-        type=float,
-        default=DEFAULTS.health_outage_limit,
-        metavar="S",
-        help=f"/healthz fails when a source is down this long ({DEFAULTS.health_outage_limit:g})",
-    )
-    web.add_argument(
-        "--health-stall-limit",
-        type=float,
-        default=DEFAULTS.health_stall_limit,
-        metavar="S",
-        help=f"/healthz fails when no frame came for this long ({DEFAULTS.health_stall_limit:g})",
-    )
-    web.add_argument(
-        "--mqtt", metavar="mqtt://HOST[:PORT]/PREFIX", help="events and stats to an MQTT broker"
-    )
-    trk = p.add_argument_group("tracking and counting")
-    trk.add_argument(
-        "--track",
-        action="store_true",
-        help="stable ids on boxes; live: every camera frame shown, boxes carried between "
-        "inferences",
-    )
-    trk.add_argument(
-        "--line",
-        dest="lines",
-        action="append",
-        default=[],
-        metavar="X1,Y1,X2,Y2[:NAME]",
-        help="count crossings in/out (pixels, or fractions of the frame if all <= 1)",
-    )
-    trk.add_argument(
-        "--zone",
-        dest="zones",
-        action="append",
-        default=[],
-        metavar="X1,Y1,X2,Y2,X3,Y3,...[:NAME]",
-        help="count objects inside, entries, exits and dwell time",
-    )
-    trk.add_argument(
-        "--events", type=Path, metavar="FILE.jsonl", help="one line per enter/exit/cross event"
-    )
+    add_watching_flags(p)
     out.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
     from livedet import __version__
 

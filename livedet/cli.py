@@ -45,7 +45,7 @@ def parse_config(argv: list[str]) -> Config:
         if args["out"] is None and args["out_dir"] is None and not windowed:
             args.update(out=Path("demo.mp4"), overwrite=True)  # a looping demo records nothing
     sources = tuple(SourceSettings(str(value)) for _, value in inputs)
-    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]))
+    args.update(lines=tuple(args["lines"]), zones=tuple(args["zones"]), masks=tuple(args["masks"]))
     config = Config(**args, sources=sources)
     if kiosk is not None:
         from livedet.kiosk_file import apply_kiosk_file

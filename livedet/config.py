@@ -10,12 +10,14 @@ from urllib.parse import unquote, urlsplit
 
 from livedet.atomic import check_output_path
 from livedet.errors import UsageError
+from livedet.event_media import check_clip_settings
 from livedet.folders import create_folder, remove_created
+from livedet.motion import DETECT_EVERY_S, check_gate_flags
 from livedet.records import DETECTION_FORMATS
-from livedet.regions import LineSpec, ZoneSpec, parse_line, parse_zone
+from livedet.regions import LineSpec, ZoneSpec, check_masks, check_rules, parse_line, parse_zone
 from livedet.render import OVERLAY_MODES
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
-from livedet.source_settings import SourceSettings, is_live_target
+from livedet.source_settings import SourceSettings, is_live_target, unique_stem
 from livedet.streams import STALL_TIMEOUT_S
 
 OVERLAYS = OVERLAY_MODES  # the status text choices, as livedet.render draws them
@@ -45,6 +47,17 @@ class Config:
     lines: tuple[str, ...] = ()  # --line x1,y1,x2,y2[:name]: crossings counted in and out
     zones: tuple[str, ...] = ()  # --zone x1,y1,x2,y2,x3,y3,...[:name]: inside, entries, exits
     events: Path | None = None  # --events FILE.jsonl: one line per enter/exit/cross
+    clips: Path | None = None  # --clips DIR: a clip and snapshots per event (livedet.event_media)
+    pre_roll: float = 5.0  # seconds of video before an event in its clip
+    post_roll: float = 5.0  # ... and after its object was last seen
+    keep_days: float | None = None  # retention of clips, snapshots and --out-dir recordings
+    keep_gb: float | None = None
+    loiter: float | None = None  # --loiter S: a "loiter" event after S seconds in a zone
+    require_zone: str | None = None  # events only for objects that are/were in this zone
+    masks: tuple[str, ...] = ()  # --mask x1,y1,x2,y2,x3,y3,...: privacy masks (every source)
+    mask_style: str = "black"  # black|blur
+    keep_masked_detections: bool = False  # keep boxes whose centre is inside a mask
+    blur: str | None = None  # --blur CLASSES: those classes' boxes blurred in every output
     serve: str | None = None  # --serve [HOST:]PORT: web view, /api/stats, /healthz
     serve_token: str | None = None  # required on every request (mandatory off loopback)
     serve_token_file: Path | None = None  # the token from a file's first line (not in `ps`)
@@ -59,6 +72,8 @@ class Config:
     stall_timeout: float = STALL_TIMEOUT_S
     max_reconnects: int | None = None
     wait_for_camera: bool = False  # a camera index with no device is waited for, not exit 2
+    detect_on: str | None = None  # motion|always; None: motion on live sources, always on files
+    detect_every: float = DETECT_EVERY_S  # motion: detect at least this often (seconds)
     verbose: bool = False
     debug: bool = False
     cpu: bool = False
@@ -137,23 +152,11 @@ class Config:
         out = source.out or (None if several else self.out)
         detections = source.detections or (None if several else self.detections)
         if self.out_dir is not None:
-            stem = self._unique_stem(source)
+            stem = unique_stem(self.source_list(), source)
             suffix = Path(source.target).suffix.lower() if source.photo else ".mp4"
             out = out or self.out_dir / f"{stem}{suffix}"
             detections = detections or self.out_dir / f"{stem}.jsonl"
         return out, detections
-
-    def _unique_stem(self, source: SourceSettings) -> str:
-        stems: list[str] = []
-        for other in self.source_list():
-            stem = base = other.file_name()
-            number = 2
-            while stem in stems:
-                stem, number = f"{base}-{number}", number + 1
-            stems.append(stem)
-            if other is source:
-                return stem
-        return source.file_name()
 
     def validate(self) -> Config:
         """Check everything that can be checked before loading a model; raise UsageError."""
@@ -186,13 +189,17 @@ class Config:
             raise UsageError(f"--max-wait-ms {self.max_wait_ms}: must be 0 or more")
         if self.stall_timeout <= 0:
             raise UsageError(f"--stall-timeout {self.stall_timeout}: must be more than 0 seconds")
+        check_gate_flags(self.detect_on, self.detect_every)
         if self.video_quality not in VIDEO_QUALITY:
             raise UsageError(
                 f"--video-quality {self.video_quality!r}: use one of {', '.join(VIDEO_QUALITY)}"
             )
-        if (self.lines or self.zones or self.events) and not self.track:
+        if (self.lines or self.zones or self.events or self.require_zone) and not self.track:
             raise UsageError("--line, --zone and --events count tracked objects; add --track")
-        self.regions()  # parse errors now, before a model loads
+        check_rules(self.loiter, self.require_zone, self.regions()[1])  # parse errors too
+        named = [(s.name or s.display_name(), s.masks) for s in sources]
+        check_masks(self.masks, self.mask_style, named)
+        check_clip_settings(self)
         if self.events is not None:
             check_output_path(
                 self.events, frozenset({".jsonl"}), "--events", overwrite=self.overwrite
@@ -221,6 +228,8 @@ class Config:
             (self.out is None and self.detections is None and self.stats is None)
             and self.serve is None
             and self.mqtt is None
+            and self.events is None
+            and self.clips is None
         )
         if not self.display and nothing and self.out_dir is None and not self._per_source_outputs():
             raise UsageError(
@@ -232,17 +241,16 @@ class Config:
 
     def _validate_remote(self) -> None:
         if self.serve is not None:
-            from livedet.web.security import check_bind
+            from livedet.web.security import check_serving
 
             host, _ = self.serve_address()
-            check_bind(host, self.serve_token_value())
-            _positive("--serve-max-viewers", self.serve_max_viewers)
-            for flag, seconds in (
-                ("--health-outage-limit", self.health_outage_limit),
-                ("--health-stall-limit", self.health_stall_limit),
-            ):
-                if seconds <= 0:
-                    raise UsageError(f"{flag} {seconds}: must be more than 0 seconds")
+            check_serving(
+                host,
+                self.serve_token_value(),
+                max_viewers=self.serve_max_viewers,
+                outage_limit_s=self.health_outage_limit,
+                stall_limit_s=self.health_stall_limit,
+            )
         elif self.serve_token or self.serve_token_file:
             raise UsageError("--serve-token needs --serve [HOST:]PORT")
         if self.mqtt is not None:

@@ -6,6 +6,9 @@ feet or a car's wheels touch the ground). A side change counts only when the anc
 past the line or zone edge (a margin) on `confirm_updates` consecutive updates, so a box that
 jitters on the line is counted once at most (supervision#2598); a track that vanishes for a
 while keeps its state for `forget_after_s`, so it is not counted again when it comes back.
+
+Zone rules (livedet.regions): classes, loitering (one "loiter" event per stay) and a required
+zone (events only for objects inside it now or before; the totals still count every object).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from livedet.detections import Detections, label_name
 from livedet.errors import UsageError
 from livedet.regions import (
     LineSpec,
+    SideState,
     ZoneSpec,
     parse_line,
     parse_zone,
@@ -31,33 +35,6 @@ from livedet.regions import (
 __all__ = ["ANCHORS", "Counters", "LineSpec", "ZoneSpec", "parse_line", "parse_zone"]
 
 ANCHORS = ("bottom_center", "center")
-
-
-@dataclass
-class _SideState:
-    """Where one track stands relative to one line or zone, with a pending change."""
-
-    side: int | None = None  # line: -1 left / +1 right; zone: 0 outside / 1 inside
-    pending: int | None = None
-    pending_count: int = 0
-    anchor_on_side: np.ndarray | None = None  # last anchor seen clearly on `side`
-    since: float = 0.0  # zone: when it entered
-    label: str = ""
-    class_id: int = 0
-
-    def observe(self, side: int | None, confirm: int) -> int | None:
-        """Feed one observation (None: within the margin); return the new side on a change."""
-        if side is None:
-            return None
-        if self.side is None or side == self.side:
-            self.side, self.pending, self.pending_count = side, None, 0
-            return None
-        self.pending_count = self.pending_count + 1 if side == self.pending else 1
-        self.pending = side
-        if self.pending_count < confirm:
-            return None
-        self.side, self.pending, self.pending_count = side, None, 0
-        return side
 
 
 @dataclass
@@ -89,6 +66,8 @@ class Counters:
         None: 1 % of the frame's short side. The margin also grows to 10 % of each box's height,
         since a detector's box edges jitter in proportion to the box.
     confirm_updates: consecutive updates the anchor must stay across; 2 ignores a single wild box.
+    loiter_s: seconds inside a zone before a "loiter" event, for zones without their own rule.
+    require_zone: the name of a zone an object must be (or have been) inside for its events.
     forget_after_s: a track unseen this long is forgotten (an object inside a zone then exits,
         marked "lost"). Keep it at least the tracker's lost_track_seconds, else an object
         re-found after a long occlusion would enter a zone twice.
@@ -107,9 +86,18 @@ class Counters:
         margin_px: float | None = None,
         confirm_updates: int = 2,
         forget_after_s: float = 3.0,
+        loiter_s: float | None = None,
+        require_zone: str | None = None,
     ) -> None:
         if anchor not in ANCHORS:
             raise UsageError(f"anchor {anchor!r}: unknown; choose one of {', '.join(ANCHORS)}")
+        names = [zone.name for zone in zones]
+        if require_zone is not None and require_zone not in names:
+            known = ", ".join(names) or "none (add --zone ...:NAME)"
+            raise UsageError(f"--require-zone {require_zone!r}: no such zone; the zones: {known}")
+        self.loiter_s = loiter_s
+        self._required = None if require_zone is None else names.index(require_zone)
+        self._been_inside: set[int] = set()  # tracks inside the required zone at some time
         width, height = frame_size
         self.source = source
         self.anchor = anchor
@@ -118,8 +106,8 @@ class Counters:
         self.forget_after_s = forget_after_s
         self.lines = [_Line(s, *to_pixels(s.points, width, height)) for s in lines]
         self.zones = [_Zone(s, to_pixels(s.points, width, height)) for s in zones]
-        self._line_state: dict[tuple[int, int], _SideState] = {}
-        self._zone_state: dict[tuple[int, int], _SideState] = {}
+        self._line_state: dict[tuple[int, int], SideState] = {}
+        self._zone_state: dict[tuple[int, int], SideState] = {}
         self._last_seen: dict[int, float] = {}
         self._now = 0.0
 
@@ -141,24 +129,36 @@ class Counters:
             box_height = float(tracked.boxes[i, 3] - tracked.boxes[i, 1])
             margin = max(self.margin_px, 0.1 * box_height)
             self._last_seen[track_id] = timestamp
+            found: list[dict[str, Any]] = []
             for index, line in enumerate(self.lines):
-                state = self._line_state.setdefault((track_id, index), _SideState())
+                state = self._line_state.setdefault((track_id, index), SideState())
                 state.label, state.class_id = label, class_id
                 event = self._judge_line(line, state, anchors[i], margin)
                 if event:
-                    events.append(
+                    found.append(
                         self._event(event, timestamp, track_id, state, line=line.spec.name)
                     )
             for index, zone in enumerate(self.zones):
-                state = self._zone_state.setdefault((track_id, index), _SideState())
+                if not zone.spec.counts_class(label, class_id):
+                    continue  # a zone for other classes: this object is not counted in it
+                state = self._zone_state.setdefault((track_id, index), SideState())
                 state.label, state.class_id = label, class_id
                 event = self._judge_zone(zone, state, anchors[i], margin, timestamp)
+                if index == self._required and state.side == 1:
+                    self._been_inside.add(track_id)
                 if event:
-                    events.append(
+                    found.append(
                         self._event(event, timestamp, track_id, state, zone=zone.spec.name)
                     )
+            events.extend(self._required_only(found, track_id))
         events.extend(self._forget_lost_tracks(timestamp))
         return events
+
+    def _required_only(self, events: list[dict[str, Any]], track_id: int) -> list[dict[str, Any]]:
+        """`events` of one track, or none when it has never been inside the required zone."""
+        if self._required is None or track_id in self._been_inside:
+            return events
+        return []
 
     def as_dict(self) -> dict[str, Any]:
         """Totals for --stats: per line in/out, per zone inside/entries/exits/dwell, by class."""
@@ -198,7 +198,7 @@ class Counters:
             }
         return {"source": self.source, "lines": lines, "zones": zones}
 
-    def inside(self, zone_index: int) -> list[tuple[int, _SideState]]:
+    def inside(self, zone_index: int) -> list[tuple[int, SideState]]:
         """(track id, state) of the tracks inside zone `zone_index` now."""
         return [
             (track_id, state)
@@ -212,7 +212,7 @@ class Counters:
         return np.stack([x, y], axis=1).reshape(-1, 2)
 
     def _judge_line(
-        self, line: _Line, state: _SideState, anchor: np.ndarray, margin: float
+        self, line: _Line, state: SideState, anchor: np.ndarray, margin: float
     ) -> str | None:
         direction = line.end - line.start
         length = float(np.hypot(*direction))
@@ -241,7 +241,7 @@ class Counters:
         return direction_name
 
     def _judge_zone(
-        self, zone: _Zone, state: _SideState, anchor: np.ndarray, margin: float, timestamp: float
+        self, zone: _Zone, state: SideState, anchor: np.ndarray, margin: float, timestamp: float
     ) -> str | None:
         distance = polygon_signed_distance(zone.polygon, anchor)  # > 0 inside
         side = None if abs(distance) <= margin else int(distance > 0)
@@ -250,13 +250,17 @@ class Counters:
         if first_sight and state.side == 1:
             changed = 1  # first seen inside: it entered unseen (or the run began with it there)
         if changed == 1:
-            state.since = timestamp
+            state.since, state.loitered = timestamp, False
             zone.entries[state.label] += 1
             return "enter"
         if changed == 0:
             zone.exits[state.label] += 1
             zone.dwell_seconds.append(timestamp - state.since)
             return "exit"
+        loiter_s = zone.spec.loiter_s if zone.spec.loiter_s is not None else self.loiter_s
+        if state.side == 1 and loiter_s is not None and not state.loitered:
+            state.loitered = timestamp - state.since > loiter_s
+            return "loiter" if state.loitered else None
         return None
 
     def _forget_lost_tracks(self, timestamp: float) -> list[dict[str, Any]]:
@@ -271,13 +275,14 @@ class Counters:
                     zone.dwell_seconds.append(last_seen - state.since)
                     event = self._event("exit", last_seen, track_id, state, zone=zone.spec.name)
                     event["lost"] = True
-                    events.append(event)
+                    events.extend(self._required_only([event], track_id))
             for index in range(len(self.lines)):
                 self._line_state.pop((track_id, index), None)
+            self._been_inside.discard(track_id)
         return events
 
     def _event(
-        self, kind: str, t: float, track_id: int, state: _SideState, **where: str
+        self, kind: str, t: float, track_id: int, state: SideState, **where: str
     ) -> dict[str, Any]:
         event: dict[str, Any] = {"event": "cross" if kind in ("in", "out") else kind}
         if kind in ("in", "out"):
@@ -290,6 +295,6 @@ class Counters:
             label=state.label,
             **where,
         )
-        if kind == "exit" and "zone" in where:
+        if kind in ("exit", "loiter") and "zone" in where:
             event["dwell_s"] = round(t - state.since, 2)
         return event

@@ -9,6 +9,7 @@
     camera = "0"                  # or a stream URL, or video = "promo.mp4", or url = "rtsp://..."
     threshold = 0.6
     classes = "person"
+    masks = ["0,0,0.3,0,0.3,0.2,0,0.2"]   # privacy masks of this source (livedet.privacy)
 
 Run-wide keys are the command line's flags (underscores for dashes). A flag given on the command
 line wins over the file. A bad file gets one line naming the key and the fix.
@@ -33,6 +34,7 @@ SOURCE_KEYS = {
     "classes": str,
     "out": Path,
     "detections": Path,
+    "masks": tuple,
 }
 RUN_KEYS: dict[str, type] = {
     "model": str,
@@ -51,7 +53,20 @@ RUN_KEYS: dict[str, type] = {
     "stall_timeout": float,
     "max_reconnects": int,
     "wait_for_camera": bool,
+    "detect_on": str,
+    "detect_every": float,
     "cpu": bool,
+    "clips": Path,
+    "pre_roll": float,
+    "post_roll": float,
+    "keep_days": float,
+    "keep_gb": float,
+    "masks": tuple,
+    "mask_style": str,
+    "keep_masked_detections": bool,
+    "blur": str,
+    "loiter": float,
+    "require_zone": str,
 }
 
 
@@ -132,6 +147,8 @@ def _source(entry: Any, index: int, path: Path, base: Path) -> SourceSettings:
 def _value(value: Any, kind: type, key: str, path: Path, base: Path) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)  # masks = ["x1,y1,...", ...]
     if kind is Path and isinstance(value, str):
         return Path(value) if Path(value).is_absolute() else base / value
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -145,5 +162,6 @@ def _kind_name(kind: type) -> str:
         float: "a number",
         int: "a whole number",
         bool: "true or false",
+        tuple: 'a list of strings in quotes, e.g. ["0,0,0.3,0,0.3,0.2"]',
     }
     return names.get(kind, "a path in quotes")

@@ -4,16 +4,20 @@ ExitStack, finalized on every path), under names unique across the run."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livedet.analytics import SourceAnalytics
 from livedet.config import Config
 from livedet.labels import parse_class_filter
+from livedet.motion import gate_settings
 from livedet.pipeline import Lane, Shutdown
 from livedet.records import DetectionsLog
 from livedet.sinks import IMAGE_FORMATS, ImageSink, VideoSink
 from livedet.source_settings import SourceSettings
-from livedet.sources import open_source
+from livedet.sources import Source, open_source
+
+if TYPE_CHECKING:
+    from livedet.privacy import Privacy
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -29,6 +33,22 @@ def unique_names(names: list[str]) -> list[str]:
     return unique
 
 
+def privacy_for(settings: SourceSettings, config: Config, labels: dict[int, str]) -> Privacy | None:
+    """The source's masks (the run's --mask and its own) and --blur classes; None: neither."""
+    masks = (*config.masks, *settings.masks)
+    if not masks and not config.blur:
+        return None
+    from livedet.privacy import Privacy
+    from livedet.regions import parse_mask
+
+    return Privacy(
+        [parse_mask(text) for text in masks],
+        style=config.mask_style,
+        keep_masked_detections=config.keep_masked_detections,
+        blur_class_ids=parse_class_filter(config.blur, labels, "--blur") if config.blur else None,
+    )
+
+
 def open_lane(
     settings: SourceSettings,
     name: str,
@@ -40,7 +60,7 @@ def open_lane(
 ) -> Lane:
     """Open one source and its outputs (closed by `resources`, finalized on every path);
     `name` keys its tile, records, stats and web view."""
-    source = open_source(
+    source: Source = open_source(
         settings.target,
         loop=config.loop,
         stall_timeout=config.stall_timeout,
@@ -49,6 +69,11 @@ def open_lane(
         wait_for_device=config.wait_for_camera,
     )
     resources.callback(source.close)
+    privacy = privacy_for(settings, config, labels)
+    if privacy is not None and privacy.masks:
+        from livedet.privacy import MaskedSource
+
+        source = MaskedSource(source, privacy)  # the raw frame never leaves it
     out, detections = config.outputs_for(settings)
     video_out: Any = None
     if out is not None:
@@ -77,4 +102,6 @@ def open_lane(
         class_ids=parse_class_filter(classes, labels, where) if classes else None,
         max_boxes=config.max_boxes,
         analytics=analytics,
+        privacy=privacy,
+        motion_gate=gate_settings(config.detect_on, config.detect_every, live=settings.live),
     )

@@ -35,6 +35,8 @@ class Remote:
         self.mqtt: MqttPublisher | None = None
         self._next_status = self._next_mqtt = 0.0
         self._started = time.monotonic()
+        self._stats: RunStats | None = None  # for /metrics: the run's, and the newest statuses
+        self._statuses: Sequence[SourceStatus] = ()
         if config.serve is not None:
             from livedet.web.hub import WebHub
             from livedet.web.server import WebServer
@@ -50,6 +52,7 @@ class Remote:
                 token=config.serve_token_value(),
                 max_viewers=config.serve_max_viewers,
             )
+            self.hub.set_metrics(self._metrics)
             server = self.server
             resources.callback(server.close)  # after shutdown() too: closing twice is harmless
             log.warning("web view on %s", server.url)
@@ -67,6 +70,7 @@ class Remote:
         """Just before the run, when the web server starts answering: its first /api/stats
         already names every source with its state, the frame count, and the lines and zones
         being counted (at 0), so a page opened now shows the run, not an empty shell."""
+        self._stats, self._statuses = stats, tuple(statuses)
         if self.hub is not None:
             self._next_status = time.monotonic() + STATUS_EVERY
             uptime = time.monotonic() - self._started
@@ -90,6 +94,7 @@ class Remote:
     def on_progress(self, stats: RunStats, statuses: Sequence[SourceStatus]) -> None:
         """Main thread, twice a second: status to the web view, stats to MQTT now and then."""
         now = time.monotonic()
+        self._stats, self._statuses = stats, tuple(statuses)
         # The stats read the publisher's counts when written, after it closed: the final ones.
         stats.mqtt = self.mqtt
         if self.hub is not None and now >= self._next_status:
@@ -99,6 +104,14 @@ class Remote:
         if self.mqtt is not None and now >= self._next_mqtt:
             self._next_mqtt = now + MQTT_STATS_EVERY
             self.mqtt.publish_stats(status_document(stats, statuses, now - self._started))
+
+    def _metrics(self) -> str:
+        """/metrics (a viewer's thread): the run's figures now, the sources' as last reported."""
+        from livedet.web.metrics import exposition, run_metrics
+
+        assert self.hub is not None
+        stats = self._stats or RunStats()  # asked before the run began: all at 0
+        return exposition(run_metrics(stats, self._statuses, self.hub.event_counts()))
 
 
 def status_document(

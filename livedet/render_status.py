@@ -71,11 +71,13 @@ def status_lines(
     stage_ms: Mapping[str, float] | None = None,
     paused: bool = False,
     detection_fps: float | None = None,
+    detections: tuple[int, int] | None = None,
 ) -> list[str]:
     """The overlay's text for one source, a pure function of its figures.
 
     mode "none": nothing; "fps": the processing rate only; "full": also inference time, drops
-    and the source's state (RECONNECTING ...). A file or photo gets no "FPS --" before its first
+    and the source's state (RECONNECTING ...), and with motion gating `detections` (run,
+    skipped). A file or photo gets no "FPS --" before its first
     measured rate: there is nothing to say yet.
     """
     if mode == "none":
@@ -87,6 +89,8 @@ def status_lines(
         lines.append(f"inference {inference_ms:.0f} ms  dropped {dropped}")
         if source_status != "live":
             lines.append(source_status.upper())
+    if mode == "full" and detections is not None:
+        lines.append(f"detections run {detections[0]}  skipped {detections[1]} (motion)")
     if stage_ms:
         lines.append("  ".join(f"{s[:3]} {ms:.1f}" for s, ms in stage_ms.items()) + " ms")
     if paused:

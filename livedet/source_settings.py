@@ -4,6 +4,7 @@ differs for it — and the one rule telling a camera or stream from a file."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class SourceSettings:
     classes: str | None = None
     out: Path | None = None
     detections: Path | None = None
+    masks: tuple[str, ...] = ()  # privacy masks of this source, besides the run's --mask
 
     @property
     def live(self) -> bool:
@@ -55,3 +57,18 @@ class SourceSettings:
         else:
             raw = Path(self.target).stem
         return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "source"
+
+
+def unique_stem(sources: Sequence[SourceSettings], source: SourceSettings) -> str:
+    """`source`'s file name stem for --out-dir, numbered after the sources before it with the
+    same one ("door", "door-2")."""
+    stems: list[str] = []
+    for other in sources:
+        stem = base = other.file_name()
+        number = 2
+        while stem in stems:
+            stem, number = f"{base}-{number}", number + 1
+        stems.append(stem)
+        if other is source:
+            return stem
+    return source.file_name()

@@ -5,6 +5,8 @@ Bounded memory for multi-day kiosk runs: latencies keep a rolling window, stage 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
 from collections import deque
@@ -15,6 +17,8 @@ import numpy as np
 from livedet.secrets import redact_json
 
 STAGES = ("decode", "preprocess", "inference", "render", "encode")
+# Upper bounds (seconds) of the inference-time histogram /metrics serves: counts, not samples.
+INFERENCE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Delivery(Protocol):
@@ -37,6 +41,8 @@ class RunStats:
         self.frames_in = 0
         self.frames_out = 0
         self.frames_dropped = 0
+        self.detections_run = 0  # frames the model saw
+        self.detections_skipped = 0  # frames the motion gate kept from it (--detect-on motion)
         self.outages = 0
         self.reconnects = 0
         self.outage_seconds = 0.0
@@ -45,6 +51,9 @@ class RunStats:
         self.counts: dict[str, Any] = {}  # per-source tracking and line/zone counts (--track)
         self.exit_reason = "running"
         self.mqtt: Delivery | None = None  # read when the stats are: final once it has closed
+        self.clips_written = 0  # event clips finished (livedet.event_media sets them; /metrics)
+        self.clips_disk_bytes = 0  # bytes the clips and snapshots folder holds now
+        self._inference_buckets = [0] * (len(INFERENCE_BUCKETS_S) + 1)  # the last: +Inf
         self._latencies: deque[float] = deque(maxlen=latency_window)
         self._stage_sum = dict.fromkeys(STAGES, 0.0)
         self._stage_count = dict.fromkeys(STAGES, 0)
@@ -56,7 +65,10 @@ class RunStats:
             self._stage_sum[stage] += seconds
             self._stage_count[stage] += frames
             if stage == "inference":
-                self._last_inference_ms = 1000 * seconds / max(frames, 1)
+                per_frame = seconds / max(frames, 1)
+                self._last_inference_ms = 1000 * per_frame
+                bucket = bisect.bisect_left(INFERENCE_BUCKETS_S, per_frame)  # first bound >= it
+                self._inference_buckets[bucket] += frames
 
     def add_latency(self, seconds: float) -> None:
         with self._lock:
@@ -70,6 +82,13 @@ class RunStats:
         with self._lock:
             self.frames_out += 1
 
+    def count_detection(self, *, run: bool) -> None:
+        with self._lock:
+            if run:
+                self.detections_run += 1
+            else:
+                self.detections_skipped += 1
+
     def count_dropped(self, frames: int = 1) -> None:
         with self._lock:
             self.frames_dropped += frames
@@ -77,6 +96,15 @@ class RunStats:
     @property
     def last_inference_ms(self) -> float:
         return self._last_inference_ms
+
+    def inference_histogram(self) -> tuple[list[tuple[float, int]], float, int]:
+        """Inference seconds per frame as a histogram: ([(upper bound, frames at or under it,
+        cumulative)], the last bound inf), total seconds, frames."""
+        with self._lock:
+            counts = list(self._inference_buckets)
+            total, frames = self._stage_sum["inference"], self._stage_count["inference"]
+        bounds = [*INFERENCE_BUCKETS_S, float("inf")]
+        return list(zip(bounds, itertools.accumulate(counts), strict=True)), total, frames
 
     def stage_ms(self, stage: str) -> float:
         with self._lock:
@@ -99,6 +127,7 @@ class RunStats:
             "frames_in": self.frames_in,
             "frames_out": self.frames_out,
             "frames_dropped": self.frames_dropped,
+            "detections": self._detection_figures(),
             "elapsed_s": round(elapsed, 3),
             "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
             "latency_ms": self._latency_figures(),
@@ -125,6 +154,9 @@ class RunStats:
         }
         return redact_json(document)
 
+    def _detection_figures(self) -> dict[str, int]:
+        return {"run": self.detections_run, "skipped": self.detections_skipped}
+
     def _latency_figures(self) -> dict[str, float | None]:
         return {"p50": self.latency_ms(50), "p95": self.latency_ms(95), "max": self.latency_ms(100)}
 
@@ -137,6 +169,7 @@ class RunStats:
             "frames_in": self.frames_in,
             "frames_out": self.frames_out,
             "frames_dropped": self.frames_dropped,
+            "detections": self._detection_figures(),
             "throughput_fps": round(self.frames_out / elapsed, 3) if elapsed > 0 else 0.0,
             "latency_ms": self._latency_figures(),
             "outages": self.outages,
@@ -163,6 +196,11 @@ class RunStats:
             parts.append(
                 f"ms/frame: decode {stages['decode']:.1f}, inference {stages['inference']:.1f}"
                 f"{on}, encode {stages['encode']:.1f}"
+            )
+        if self.detections_skipped:
+            parts.append(
+                f"{_count(self.detections_run, 'detection')} run, "
+                f"{self.detections_skipped} skipped (no motion)"
             )
         if self.frames_dropped:
             parts.append(f"{self.frames_dropped} dropped")

@@ -57,7 +57,7 @@ def test_bench_writes_every_section_with_numbers(
             "--min-seconds",
             "0.05",
             "--skip",
-            "multi,tracking,batch",  # measured by their own tests below and in test_batch_*
+            "multi,tracking,batch,motion",  # measured by their own tests below, test_batch_*
             "--json",
             str(report),
         ]
@@ -129,3 +129,22 @@ def test_smooth_view_shows_camera_rate_with_a_slow_model(color_model_b1: Path) -
     result = multi.smooth_view(str(color_model_b1), frames, seconds=3.0, fps=20.0, slower=10)
     assert result["inferences_per_s"] <= 2.5  # the model really is ~10x slower than the camera
     assert result["shown_over_camera"] >= 0.8  # yet (nearly) every camera frame is shown
+
+
+@pytest.mark.timeout(120)
+def test_motion_gating_section_measures_both_scenes_and_checks_its_targets(
+    color_model_open: Path,
+) -> None:
+    from livedet.bench import motion_gating
+
+    results = motion_gating.run(str(color_model_open), seconds=1.0)
+    for key in ("quiet_always", "quiet_motion", "busy_always", "busy_motion"):
+        assert results[key]["model_frames_per_s"] > 0, key
+    assert results["quiet_always"]["frames_skipped"] == 0
+    assert results["quiet_motion"]["frames_skipped"] > 0  # the still cameras were skipped
+    checks: list[tuple[str, float | None]] = []
+    motion_gating.targets(results, lambda name, value, *_: checks.append((name, value)))
+    assert len(checks) == 4 and all(value is not None for _, value in checks)
+    rows: list[str] = []
+    motion_gating.rows(results, lambda what, value, *rest: rows.append(what))
+    assert len(rows) == 6

@@ -27,10 +27,10 @@ from fakes import (
     unplugged,
     wait_until,
 )
+from one_lane import one_lane_pipeline
 
-from livedet.channels import Shutdown
 from livedet.errors import RuntimeFailure
-from livedet.pipeline import Pipeline, PipelineOptions
+from livedet.pipeline import PipelineOptions, Shutdown
 from livedet.sinks import VideoSink
 from livedet.streams import LiveSource
 
@@ -40,7 +40,7 @@ def test_lost_camera_reconnects_and_the_run_continues() -> None:
     camera = Camera(FakeCapture(frames=5), unplugged(), unplugged(), FakeCapture(frames=None))
     video, records = RecordingVideo(), RecordingDetections()
     with live_source(camera) as source:
-        pipeline = Pipeline(
+        pipeline = one_lane_pipeline(
             source,
             detect_one_person,
             LABELS,
@@ -76,7 +76,7 @@ def test_camera_back_at_another_resolution_keeps_the_video_size(tmp_path: Path) 
         on_open=first_size_written,
     )
     with live_source(camera) as source:
-        pipeline = Pipeline(
+        pipeline = one_lane_pipeline(
             source,
             slow_detector(0.001),
             LABELS,
@@ -98,7 +98,7 @@ def test_camera_back_at_another_resolution_keeps_the_video_size(tmp_path: Path) 
 def test_camera_that_never_comes_back_fails_after_max_reconnects() -> None:
     camera = Camera(FakeCapture(frames=3), unplugged())
     with live_source(camera, max_reconnects=3) as source:
-        pipeline = Pipeline(source, detect_one_person, LABELS, video_out=RecordingVideo())
+        pipeline = one_lane_pipeline(source, detect_one_person, LABELS, video_out=RecordingVideo())
         with pytest.raises(RuntimeFailure) as failure:
             pipeline.run()
     message = str(failure.value)
@@ -115,7 +115,7 @@ def test_stalled_read_is_detected_after_stall_timeout() -> None:
     camera = Camera(FakeCapture(frames=4, stall=stall), FakeCapture(frames=None, interval=0.002))
     try:
         with live_source(camera, stall_timeout=0.3) as source:
-            pipeline = Pipeline(
+            pipeline = one_lane_pipeline(
                 source,
                 detect_one_person,
                 LABELS,
@@ -141,7 +141,7 @@ def test_stop_during_a_stalled_read_does_not_wait_for_the_stall_timeout() -> Non
     camera = Camera(FakeCapture(frames=4, stall=stall))
     try:
         with live_source(camera, stall_timeout=10.0, wait=shutdown.wait) as source:
-            pipeline = Pipeline(
+            pipeline = one_lane_pipeline(
                 source,
                 detect_one_person,
                 LABELS,
@@ -204,7 +204,8 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
 
     def note_status() -> None:
         if camera.opens > 1:  # a reconnect attempt: no frame arrives meanwhile
-            status_during_outage.append(pipeline._status_for(pipeline.lanes[0]))
+            # What the overlay says (render_status draws the state upper-case), read publicly.
+            status_during_outage.append([pipeline.statuses()[0].state.upper()])
             time.sleep(0.3)  # frames in flight are on screen by now; only the outage is left
 
     camera = Camera(
@@ -216,7 +217,7 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
     )
     with live_source(camera) as source:
         window = FakeWindow(source)
-        pipeline = Pipeline(
+        pipeline = one_lane_pipeline(
             source,
             detect_one_person,
             LABELS,

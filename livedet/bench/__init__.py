@@ -4,7 +4,8 @@ Every number comes from this run on this machine; the targets are checked agains
 assumed. This module runs the sections in order and prints the table (main, run_bench). The flags
 and the list of sections (the --help text) are livedet.bench.options; each section's measurement is
 its own module: model_alone (the ceiling), file_runs (the hand-written loop and file mode),
-live_run, memory_run, heavy_standin, multi, tracking, batch, backends and real_model, all starting
+live_run, memory_run, heavy_standin, multi, tracking, batch, motion_gating, backends and
+real_model, all starting
 from inputs; report turns the results into the table and checks the targets.
 """
 
@@ -57,7 +58,12 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             live_seconds = min(options.live_seconds, 30.0) if options.live_seconds else 0.0
             results["real_model"] = real_model.measure(video, live_seconds, folder)
     results.update(
-        extras.run(model=options.model, seconds=options.multi_seconds, skip=options.skip)
+        extras.run(
+            model=options.model,
+            seconds=options.multi_seconds,
+            skip=options.skip,
+            motion_seconds=options.motion_seconds,
+        )
     )
     results["targets"] = targets(results)
     return results

@@ -11,7 +11,9 @@ Check = Callable[[str, float | None, float | None, bool], None]
 Add = Callable[..., None]
 
 
-def run(*, model: str, seconds: float, skip: frozenset[str]) -> dict[str, Any]:
+def run(
+    *, model: str, seconds: float, skip: frozenset[str], motion_seconds: float = 16.0
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     if "multi" not in skip:
         from livedet.bench import multi
@@ -27,6 +29,10 @@ def run(*, model: str, seconds: float, skip: frozenset[str]) -> dict[str, Any]:
 
         print("livedet bench: batch (local and Ray) ...", file=sys.stderr, flush=True)
         results["batch"] = batch.run_bench(model=model, clips=6, frames=60, photos=30)
+    if "motion" not in skip:
+        from livedet.bench import motion_gating
+
+        results["motion_gating"] = motion_gating.run(model, motion_seconds)
     return results
 
 
@@ -55,6 +61,10 @@ def targets(results: dict[str, Any], check: Check) -> None:
             0.9,
             True,
         )
+    if results.get("motion_gating"):
+        from livedet.bench import motion_gating
+
+        motion_gating.targets(results["motion_gating"], check)
     tracking = results.get("tracking")
     if tracking:
         iou = tracking["smooth_view_every_10th"]
@@ -96,6 +106,10 @@ def rows(results: dict[str, Any], add: Add) -> None:
             "smooth view (--track, model 10x slower than 30 fps)",
             f"{s['shown_fps']:.1f} frames shown/s, {s['inferences_per_s']:.1f} inferences/s",
         )
+    if results.get("motion_gating"):
+        from livedet.bench import motion_gating
+
+        motion_gating.rows(results["motion_gating"], add)
     tracking = results.get("tracking")
     if tracking:
         accuracy = tracking.get("accuracy")

@@ -28,8 +28,9 @@ assumed. Sections (same model and frames throughout):
 8. many cameras through one model against one process per camera (--skip multi);
 9. the smooth live view with tracking on a slowed model (--skip tracking);
 10. livedet batch: local workers and Ray (--skip batch);
-11. with --backends: ONNX Runtime and OpenVINO against TensorFlow, whole processes;
-12. with --real-model: centernet-mobilenetv3 on every backend and live at 30 fps.
+11. motion gating (--detect-on motion) on 4 cameras, quiet and busy scenes (--skip motion);
+12. with --backends: ONNX Runtime and OpenVINO against TensorFlow, whole processes;
+13. with --real-model: centernet-mobilenetv3 on every backend and live at 30 fps.
 """
 
 
@@ -46,6 +47,7 @@ class BenchOptions:
     skip_heavy: bool = False
     skip: frozenset[str] = frozenset()  # round-2 sections to leave out: multi, tracking, batch
     multi_seconds: float = 20.0  # per many-cameras measurement
+    motion_seconds: float = 16.0  # per motion-gating run (4 runs)
     backends: bool = False
     real_model: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
@@ -114,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         default="",
         metavar="LIST",
-        help="sections to leave out, comma-separated: multi, tracking, batch",
+        help="sections to leave out, comma-separated: multi, tracking, batch, motion",
     )
     p.add_argument(
         "--multi-seconds",
@@ -122,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         default=d.multi_seconds,
         help=f"seconds per many-cameras measurement (default {d.multi_seconds:.0f})",
+    )
+    p.add_argument(
+        "--motion-seconds",
+        type=float,
+        metavar="S",
+        default=d.motion_seconds,
+        help=f"seconds per motion-gating run, 4 runs (default {d.motion_seconds:.0f})",
     )
     p.add_argument(
         "--backends",
@@ -180,6 +189,7 @@ def parse_options(argv: list[str]) -> BenchOptions:
         skip_heavy=args.skip_heavy,
         skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
         multi_seconds=args.multi_seconds,
+        motion_seconds=args.motion_seconds,
         backends=args.backends,
         real_model=args.real_model,
         heavy_model=args.heavy_model,

@@ -7,7 +7,11 @@ Who touches what (one writer per field, or a lock where two threads must):
   (one float, swapped whole);
 - `fps`, `newest`: written by the renderer, read by the main thread, the writer (grid) and the
   hooks (each swapped whole: a picture and the detections drawn on it travel together);
-- `outage_shown`: the main thread only.
+- `outage_shown`: the main thread only;
+- `gate` (motion gating, livedet.motion) and `queued_index`: the grabber; `handed_index`: the
+  inference thread, read by the grabber (ints swapped whole: a camera's gated frame goes to the
+  renderer only once no frame of its lane is at the model, so it never overtakes one);
+  `carried` (the boxes a gated frame is drawn with, without a tracker): the renderer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from livedet.detections import Detections, select
+from livedet.motion import MotionGate
 from livedet.pipeline.lanes import Lane
 from livedet.pipeline.status import UP_STATES, SourceStatus
 from livedet.render_status import status_lines
@@ -85,10 +90,16 @@ class LaneState:
         self.newest: Rendered | None = None
         self.outage_shown: str | None = None  # the source status last drawn on screen
         self._render_times: deque[float] = deque(maxlen=FPS_WINDOW)
+        self.gate = MotionGate(lane.motion_gate) if lane.motion_gate is not None else None
+        self.queued_index = -1  # the newest frame given to the model's queue
+        self.handed_index = -1  # the newest frame the model's thread passed to the renderer
+        self.carried: Detections | None = None
 
     def keep(self, detections: Detections) -> Detections:
-        """The lane's selection, at the threshold of the moment."""
+        """The lane's selection, at the threshold of the moment (none inside a privacy mask)."""
         lane = self.lane
+        if lane.privacy is not None:
+            detections = lane.privacy.drop_masked(detections)
         if self.threshold is None and lane.class_ids is None and lane.max_boxes is None:
             return detections
         return select(
@@ -139,6 +150,9 @@ class LaneState:
             reconnects=source.reconnects,
             detection_fps=analytics.detection_fps if lane.smooth and analytics else None,
             counts=analytics.counts() if analytics is not None else None,
+            detections_run=figures.detections_run,
+            detections_skipped=figures.detections_skipped,
+            gated=self.gate is not None,
         )
 
     def status_lines(
@@ -161,4 +175,7 @@ class LaneState:
             stage_ms={s: run.stage_ms(s) for s in stages} if verbose else None,
             paused=paused,
             detection_fps=analytics.detection_fps if lane.smooth and analytics else None,
+            detections=(lane.stats.detections_run, lane.stats.detections_skipped)
+            if self.gate is not None
+            else None,
         )

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from livedet.motion import GateSettings
 from livedet.sources import Source
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
     from livedet.analytics import SourceAnalytics
+    from livedet.privacy import Privacy
 
 
 class VideoOutput(Protocol):
@@ -33,6 +35,10 @@ class Lane:
     analytics: tracking and counting (--track); None draws the model's boxes as they are.
     stats: this source's figures, filled by the run (with one source, the same counts as the
     run's).
+    motion_gate: --detect-on motion (livedet.motion): the model sees a frame only on motion or
+    every detect_every seconds; None: every frame it can take.
+    privacy: masks (the source is a livedet.privacy.MaskedSource then), detections inside them
+    dropped, --blur classes blurred by the renderer; None: nothing hidden.
     """
 
     source: Source
@@ -44,6 +50,8 @@ class Lane:
     max_boxes: int | None = None
     analytics: SourceAnalytics | None = None
     stats: RunStats = field(default_factory=RunStats)
+    motion_gate: GateSettings | None = None
+    privacy: Privacy | None = None
 
     def __post_init__(self) -> None:
         if not self.name:

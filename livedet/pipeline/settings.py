@@ -44,12 +44,15 @@ class PipelineOptions:
 class Hooks:
     """on_rendered(source name, annotated image, timestamp): renderer thread; the image is final.
     on_event(event): a tracking event (enter, exit, cross), renderer thread, in frame order.
+    on_detections(source name, camera image, shown detections, timestamp): renderer thread,
+    before anything is drawn on the image (drawn into after the call: copy what you keep).
     on_progress(run figures, per-source statuses): main thread, twice a second and at the end.
     services: run in their own threads for as long as the pipeline.
     grid_out: several sources recorded as one grid video (writer thread)."""
 
     on_rendered: Callable[[str, np.ndarray, float], None] | None = None
     on_event: Callable[[dict[str, Any]], None] | None = None
+    on_detections: Callable[[str, np.ndarray, Detections, float], None] | None = None
     on_progress: Callable[[RunStats, Sequence[SourceStatus]], None] | None = None
     services: Sequence[Service] = ()
     grid_out: VideoOutput | None = None

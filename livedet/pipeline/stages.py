@@ -89,15 +89,40 @@ class Stages:
                 if pacer is not None and not pacer.hold(frame):
                     break  # stopping while the frame waited for its time
                 self.tally.frame_in(lane)
+                detect = state.gate is None or state.gate.wants(frame.image, frame.timestamp)
+                if not detect:
+                    self.tally.detection(lane, run=False)
                 if lane.smooth:  # shown at once, drawn on a copy; the model gets the newest
                     shown = Frame(frame.index, frame.timestamp, frame.image.copy(), started)
                     if not self._detected.put(Item(state, shown, role=Role.SHOW)):
                         break
+                    if not detect:
+                        continue  # the tracker carries the boxes to this frame
+                elif not detect:
+                    if not self._skip(state, frame):
+                        break
+                    continue
+                state.queued_index = frame.index
                 if not state.decoded.put(Item(state, frame)):
                     break
         finally:
             if current:
                 self._lane_done(state)
+
+    def _skip(self, state: LaneState, frame: Frame) -> bool:
+        """A frame the motion gate kept from the model, shown with the lane's last boxes (a
+        Role.SHOW item) without overtaking a frame of its lane still at the model: a file's goes
+        through the model's queue and is passed on in order; a camera's goes straight to the
+        renderer, or is dropped while one is in flight (as a camera's frames are without the
+        gate: newest wins). False when the run aborted."""
+        item = Item(state, frame, role=Role.SHOW)
+        if not state.lane.source.live:
+            state.queued_index = frame.index
+            return state.decoded.put(item)
+        if state.handed_index < state.queued_index:  # a frame of this lane is at the model
+            self.tally.dropped(state.lane)
+            return True
+        return self._detected.put(item)
 
     def _lane_done(self, state: LaneState) -> None:
         state.done.set()
@@ -109,24 +134,32 @@ class Stages:
     def _infer(self) -> None:
         try:
             while (batch := self._batcher.next_batch()) is not None:
-                started = time.perf_counter()
-                results, timings = self.predict([item.frame.image for item in batch])
-                elapsed = time.perf_counter() - started
-                if len(results) != len(batch):
-                    raise RuntimeFailure(
-                        f"the detector returned {len(results)} results for {len(batch)} frames"
-                    )
-                preprocess = timings.get("preprocess", 0.0)
-                inference = timings.get("inference", elapsed - preprocess)
-                self.stats.add_stage("preprocess", preprocess, len(batch))
-                self.stats.add_stage("inference", inference, len(batch))
-                for item, detections in zip(batch, results, strict=True):
-                    item.detections = item.lane.keep(detections)
-                    item.role = Role.TRACK if item.lane.lane.smooth else Role.DETECTED
+                wanted = [item for item in batch if item.role is not Role.SHOW]  # gated: none
+                if wanted:
+                    self._predict(wanted)
+                for item in batch:
                     if not self._detected.put(item):
                         return
+                    item.lane.handed_index = item.frame.index  # now in order at the renderer
         finally:
             self._detected.close()
+
+    def _predict(self, batch: list[Item]) -> None:
+        started = time.perf_counter()
+        results, timings = self.predict([item.frame.image for item in batch])
+        elapsed = time.perf_counter() - started
+        if len(results) != len(batch):
+            raise RuntimeFailure(
+                f"the detector returned {len(results)} results for {len(batch)} frames"
+            )
+        preprocess = timings.get("preprocess", 0.0)
+        inference = timings.get("inference", elapsed - preprocess)
+        self.stats.add_stage("preprocess", preprocess, len(batch))
+        self.stats.add_stage("inference", inference, len(batch))
+        for item, detections in zip(batch, results, strict=True):
+            item.detections = item.lane.keep(detections)
+            item.role = Role.TRACK if item.lane.lane.smooth else Role.DETECTED
+            self.tally.detection(item.lane.lane, run=True)
 
     def _render(self) -> None:
         try:
@@ -135,6 +168,11 @@ class Stages:
                 state, frame = item.lane, item.frame
                 if not self._analyse(item):
                     continue  # an inference that only updated the tracker
+                if state.lane.privacy is not None:  # --blur: before anything draws or sees it
+                    state.lane.privacy.blur_boxes(frame.image, item.detections)
+                if self.hooks.on_detections is not None:  # after the blur, before any drawing
+                    shown = item.detections or Detections.empty()
+                    self.hooks.on_detections(state.lane.name, frame.image, shown, frame.timestamp)
                 if state.lane.analytics is not None:  # lines, zones and trails under the boxes
                     state.lane.analytics.draw(frame.image)
                 annotate(
@@ -161,6 +199,10 @@ class Stages:
         state, frame = item.lane, item.frame
         analytics = state.lane.analytics
         if analytics is None:
+            if item.role is Role.SHOW:  # gated: the last detections, drawn and written again
+                item.detections = state.carried
+            else:
+                state.carried = item.detections
             return True
         analytics.follow_reconnects(state.lane.source.reconnects)
         if item.role is Role.SHOW:

@@ -26,6 +26,9 @@ class SourceStatus:
     reconnects: int = 0
     detection_fps: float | None = None  # inferences a second in the smooth view, else None
     counts: dict[str, Any] | None = field(default=None)  # tracking, lines and zones (--track)
+    detections_run: int = 0  # frames the model saw
+    detections_skipped: int = 0  # frames the motion gate kept from it (--detect-on motion)
+    gated: bool = False  # --detect-on motion
 
     @property
     def up(self) -> bool:
@@ -42,4 +45,7 @@ class SourceStatus:
             "outages": self.outages,
             "outage_s": round(self.outage_s, 1),
             "uptime_s": round(uptime_s, 1),
+            "detect_on": "motion" if self.gated else "always",
+            "detections_run": self.detections_run,
+            "detections_skipped": self.detections_skipped,
         }

@@ -34,6 +34,11 @@ class Tally:
         for stats in self._both(lane):
             stats.count_dropped(frames)
 
+    def detection(self, lane: Lane, *, run: bool) -> None:
+        """A frame the model saw (run) or the motion gate kept from it."""
+        for stats in self._both(lane):
+            stats.count_detection(run=run)
+
     def latency(self, lane: Lane, seconds: float) -> None:
         for stats in self._both(lane):
             stats.add_latency(seconds)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +81,8 @@ class WebHub:
         self._last_event_id = 0
         self._running_since: float | None = None
         self.frames_encoded = 0  # JPEG encodes done, for tests and /api/stats
+        self._event_counts: Counter[str] = Counter()  # by type, for /metrics (a few types)
+        self._metrics: Callable[[], str] | None = None
 
     # ---- called by the pipeline (cheap, never blocks on a viewer) ----
 
@@ -134,6 +136,7 @@ class WebHub:
         with self._changed:
             event_id = self._last_event_id = next(self._event_ids)
             self._events.append((event_id, event))
+            self._event_counts[str(event.get("event") or event.get("type") or "unknown")] += 1
             self._event_wall_times[event_id] = time.time()
             source = event.get("source")
             if isinstance(source, str):
@@ -155,7 +158,21 @@ class WebHub:
             else:
                 del self._awaiting_frame[source]  # a source that ended keeps nothing
 
+    def set_metrics(self, provider: Callable[[], str]) -> None:
+        """What /metrics answers (livedet.remote sets it): the exposition text, made per request."""
+        self._metrics = provider
+
     # ---- called by the web server's viewer threads ----
+
+    def metrics(self) -> str | None:
+        """The /metrics text; None when nothing provides it (a hub without a run)."""
+        provider = self._metrics
+        return None if provider is None else provider()
+
+    def event_counts(self) -> dict[str, int]:
+        """Events published so far, by type ("enter", "exit", "cross", "loiter", ...)."""
+        with self._changed:
+            return dict(self._event_counts)
 
     def sources(self) -> list[str]:
         with self._changed:
@@ -214,6 +231,8 @@ class WebHub:
         extra: dict[str, Any] = {"wall_time": round(self._event_wall_times[event_id], 3)}
         if event_id in self._thumbnails:
             extra["thumbnail"] = f"api/events/{event_id}.jpg"
+        if isinstance(event.get("snapshot"), str):  # --clips: the object's best picture
+            extra["snapshot_url"] = f"api/events/{event_id}/snapshot.jpg"
         return {**event, **extra}
 
     def thumbnail(self, event_id: int, timeout: float = 0.0) -> bytes:
@@ -228,6 +247,13 @@ class WebHub:
                     break
                 self._changed.wait(remaining)
             return self._thumbnails.get(event_id, b"")
+
+    def snapshot_file(self, event_id: int) -> str | None:
+        """The path of event `event_id`'s --clips snapshot (written by livedet.snapshots)."""
+        with self._changed:
+            event = next((e for i, e in self._events if i == event_id), None)
+        path = None if event is None else event.get("snapshot")
+        return path if isinstance(path, str) else None
 
     def health(self) -> Health:
         """503-worthy when a source is down longer than the outage limit or a live source

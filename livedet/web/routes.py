@@ -1,6 +1,6 @@
 """The web view's routes: which URL gets what, behind the token check. The page (with the token
-carried into its own asset URLs), static files, snapshots, event thumbnails, /api/stats and
-/healthz are answered here at once; the MJPEG and event streams are handed to streaming.py.
+carried into its own asset URLs), static files, snapshots, event thumbnails, /api/stats, /metrics
+and /healthz are answered here at once; the MJPEG and event streams are handed to streaming.py.
 """
 
 from __future__ import annotations
@@ -8,12 +8,15 @@ from __future__ import annotations
 import html
 import re
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from livedet.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from livedet.web.security import request_token, token_matches
 from livedet.web.streaming import StreamingHandler
 
 _THUMBNAIL_PATH = re.compile(r"/api/events/([0-9]{1,18})\.jpg")  # ASCII digits: int() takes them
+_SNAPSHOT_PATH = re.compile(r"/api/events/([0-9]{1,18})/snapshot\.jpg")  # --clips snapshots
 THUMBNAIL_WAIT_S = 2.0  # how long an event's thumbnail may wait for its source's next frame
 
 
@@ -52,6 +55,10 @@ class RequestHandler(StreamingHandler):
             self._stream_events(self.headers.get("Last-Event-ID", ""))
         elif thumbnail := _THUMBNAIL_PATH.fullmatch(path):
             self._thumbnail(int(thumbnail.group(1)))
+        elif snapshot := _SNAPSHOT_PATH.fullmatch(path):
+            self._event_snapshot(int(snapshot.group(1)))
+        elif path == "/metrics":
+            self._metrics()
         elif path == "/healthz":
             health = web.hub.health()
             code = HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE
@@ -88,6 +95,25 @@ class RequestHandler(StreamingHandler):
             self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"no frame from {name} yet"})
             return
         self._send_body(HTTPStatus.OK, jpeg, "image/jpeg")
+
+    def _metrics(self) -> None:
+        text = self.server.web.hub.metrics()
+        if text is None:
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": "no metrics: no run"})
+            return
+        self._send_body(HTTPStatus.OK, text.encode(), METRICS_TYPE)
+
+    def _event_snapshot(self, event_id: int) -> None:
+        # The path comes from the event livedet made, never from the request.
+        path = self.server.web.hub.snapshot_file(event_id)
+        try:
+            body = Path(path).read_bytes() if path else b""
+        except OSError:  # not written yet (the object's first frame is on its way) or removed
+            body = b""
+        if not body:
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no snapshot for event {event_id}"})
+            return
+        self._send_body(HTTPStatus.OK, body, "image/jpeg")
 
     def _thumbnail(self, event_id: int) -> None:
         # An event reaches the page just before the frame it happened on: wait for that frame.

@@ -28,6 +28,26 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to a public address
 
 
+def check_serving(
+    host: str,
+    token: str | None,
+    *,
+    max_viewers: int,
+    outage_limit_s: float,
+    stall_limit_s: float,
+) -> None:
+    """Every --serve setting checked before a model loads (UsageError, one line)."""
+    check_bind(host, token)
+    if max_viewers < 1:
+        raise UsageError(f"--serve-max-viewers {max_viewers}: must be 1 or more")
+    for flag, seconds in (
+        ("--health-outage-limit", outage_limit_s),
+        ("--health-stall-limit", stall_limit_s),
+    ):
+        if seconds <= 0:
+            raise UsageError(f"{flag} {seconds}: must be more than 0 seconds")
+
+
 def check_bind(host: str, token: str | None) -> None:
     """Refuse to serve a camera beyond this machine without a token (UsageError)."""
     if not is_loopback(host) and not token:

@@ -142,9 +142,11 @@ function what(e) {
   switch (e.event) {
     case "cross": return `${who} crossed ${e.line}` + (e.direction ? ` (${e.direction})` : "");
     case "enter": return `${who} entered ${e.zone}`;
+    case "appear": return `${who} appeared`;
     case "exit": return `${who} left ${e.zone}${e.lost ? " (lost from view)" : ""}${stay}`;
     default: {
-      const meta = ["wall_time", "thumbnail", "id", "t", "source"];
+      const meta = ["wall_time", "thumbnail", "id", "t", "source", "clip", "clip_t", "snapshot",
+                    "crop", "snapshot_url"];
       return Object.entries(e).filter(([k]) => !meta.includes(k))
         .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
     }
@@ -165,7 +167,10 @@ function eventRow(e, id) {
   // Gone (an old event after a restart, a source that ended): keep the row's shape, no icon.
   thumb.addEventListener("error", () => thumb.replaceWith(el("div", {class: "thumb none"})));
   const meta = el("div", {class: "meta"}, [when(e), e.source].filter(Boolean).join(" · "));
-  const row = el("li", {class: "event", "data-id": id}, thumb,
+  // --clips: the thumbnail opens the object's best picture (snapshot) in a new tab.
+  const picture = e.snapshot_url
+    ? el("a", {href: withToken(e.snapshot_url), target: "_blank", rel: "noopener"}, thumb) : thumb;
+  const row = el("li", {class: "event", "data-id": id}, picture,
                  el("div", {}, el("div", {class: "what"}, what(e)), meta));
   if (typeof e.t === "number") row.title = `source time ${e.t.toFixed(1)} s`;
   return row;

@@ -1,0 +1,289 @@
+"""--clips DIR: a clip and snapshots for every event, wired to the pipeline's hooks.
+
+An object's appearance (a new confirmed track: its first box with a track id; an "appear" event),
+its entering a zone and its crossing a line open a clip `DIR/<source>/<time>-<event>.mp4` (or
+join the one open: overlapping events share a clip) and ask for its snapshot
+`DIR/<source>/<time>-<event>.jpg` and crop `...-crop.jpg` (livedet.snapshots). The event record
+names them ("clip", "clip_t" its offset into the clip, "snapshot", "crop") before any other
+consumer sees it: `wrap(downstream)` is the first in the on_event fan-out.
+
+Hooks, all on the renderer thread in frame order: `on_detections` (camera picture and tracked
+boxes: snapshots, appearances, who is still seen), `on_event`, `on_rendered` (the annotated frame:
+the clip ring). A full disk or any other failure to write is one warning line; the run goes on
+without clips and snapshots, and the events go on (without the keys).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livedet.clips import ClipFile, SourceClips
+from livedet.detections import Detections, label_name
+from livedet.errors import LivedetError
+from livedet.snapshots import SourceSnapshots
+
+log = logging.getLogger(__name__)
+
+CLIP_EVENTS = frozenset({"appear", "enter", "cross"})  # what opens (or extends) a clip
+MAX_ROLL_S = 60.0  # the longest pre- and post-roll: the ring stays small
+FORGET_APPEARED_S = 60.0  # a track unseen this long and seen again appears again
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+EventSink = Callable[[dict[str, Any]], None]
+RenderedHook = Callable[[str, np.ndarray, float], None]
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    import av
+
+    return (OSError, LivedetError, av.FFmpegError)
+
+
+class EventMedia:
+    """Clips and snapshots of every source's events, under `folder`."""
+
+    def __init__(
+        self,
+        folder: Path,
+        labels: Mapping[int, str],
+        *,
+        pre_roll: float = 5.0,
+        post_roll: float = 5.0,
+        quality: str = "balanced",
+    ) -> None:
+        self.folder = folder
+        self.labels = labels
+        self.pre_roll, self.post_roll, self.quality = pre_roll, post_roll, quality
+        self.enabled = True
+        self.clips_written: list[Path] = []
+        self._clips: dict[str, SourceClips] = {}
+        self._snapshots: dict[str, SourceSnapshots] = {}
+        self._appeared: dict[str, dict[int, float]] = {}
+        self._names: set[Path] = set()
+        self._lock = threading.RLock()  # the clips are listed by the main thread (retention)
+        self._downstream: EventSink = _nothing
+        self._errors = _write_errors()
+
+    def wrap(self, downstream: EventSink | None) -> EventSink:
+        """The on_event hook: names the clip and snapshots in each event, then `downstream`."""
+        self._downstream = downstream or _nothing
+        return self.on_event
+
+    def rendered_then(self, after: RenderedHook) -> RenderedHook:
+        """The on_rendered hook: the clip ring gets the frame, then `after` (the web view)."""
+
+        def rendered(name: str, image: np.ndarray, timestamp: float) -> None:
+            self.on_rendered(name, image, timestamp)
+            after(name, image, timestamp)
+
+        return rendered
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if self.enabled and event.get("event") in CLIP_EVENTS:
+            self._attach(event)
+        elif self.enabled and (clip := self._open_clip(event)) is not None:
+            event["clip"] = str(clip.path)  # an exit while a clip runs: it is in there
+            event["clip_t"] = round(float(event.get("t", 0.0)) - clip.start_t, 3)
+        self._downstream(event)
+
+    def on_detections(
+        self, name: str, image: np.ndarray, detections: Detections, timestamp: float
+    ) -> None:
+        if not self.enabled or detections.track_ids is None:
+            return
+        try:
+            self._source_snapshots(name).observe(image, detections, timestamp)
+            self._source_clips(name).seen(detections.track_ids, timestamp)
+            appeared = self._appearances(name, detections, timestamp)
+        except self._errors as e:
+            self._fail(e)
+            appeared = []
+        for event in appeared:
+            self.on_event(event)
+
+    def on_rendered(self, name: str, image: np.ndarray, timestamp: float) -> None:
+        if not self.enabled:
+            return
+        clips = self._source_clips(name)
+        try:
+            before = clips.writing
+            clips.frame(image, timestamp)
+            if before is not None and clips.writing is None:
+                self.clips_written.append(before)
+        except self._errors as e:
+            self._fail(e)
+
+    def writing(self) -> list[Path]:
+        """The clips open now (retention never removes them); any thread."""
+        with self._lock:
+            return [p for c in self._clips.values() if (p := c.writing) is not None]
+
+    def close(self) -> None:
+        """The run's end: open clips are finished with what they have, snapshots written."""
+        if not self.enabled:
+            return
+        try:
+            for clips in self._clips.values():
+                before = clips.writing
+                clips.close()
+                if before is not None and before.exists():
+                    self.clips_written.append(before)
+            for snapshots in self._snapshots.values():
+                snapshots.close()
+        except self._errors as e:
+            self._fail(e)
+
+    @property
+    def ring_bytes(self) -> dict[str, int]:
+        """Per source: the most the clip ring held (bytes of encoded video)."""
+        return {name: clips.ring.peak_bytes for name, clips in self._clips.items()}
+
+    def _open_clip(self, event: dict[str, Any]) -> ClipFile | None:
+        clips = self._clips.get(str(event.get("source")))
+        return None if clips is None else clips.clip
+
+    def _attach(self, event: dict[str, Any]) -> None:
+        source = str(event.get("source", "0"))
+        t = float(event.get("t", 0.0))
+        track_id = event.get("track_id")
+        try:
+            path = self._new_name(source, str(event["event"]), ".mp4")
+            clip, clip_t = self._source_clips(source).event(path, track_id, t)
+        except self._errors as e:
+            self._fail(e)
+            return
+        event["clip"] = str(clip)
+        if clip_t is not None:
+            event["clip_t"] = clip_t
+        if isinstance(track_id, int):
+            snapshot = path.with_suffix(".jpg")
+            crop = path.with_name(path.stem + "-crop.jpg")
+            self._source_snapshots(source).want(track_id, snapshot, crop)
+            event["snapshot"], event["crop"] = str(snapshot), str(crop)
+
+    def _appearances(
+        self, name: str, detections: Detections, timestamp: float
+    ) -> list[dict[str, Any]]:
+        assert detections.track_ids is not None
+        seen = self._appeared.setdefault(name, {})
+        events = []
+        for track_id, class_id in zip(
+            detections.track_ids.tolist(), detections.class_ids.tolist(), strict=True
+        ):
+            if track_id < 0:
+                continue
+            if track_id not in seen:
+                events.append(
+                    {
+                        "event": "appear",
+                        "t": round(timestamp, 3),
+                        "source": name,
+                        "track_id": track_id,
+                        "class_id": class_id,
+                        "label": label_name(self.labels, class_id),
+                    }
+                )
+            seen[track_id] = timestamp
+        for track_id in [i for i, t in seen.items() if timestamp - t > FORGET_APPEARED_S]:
+            del seen[track_id]
+        return events
+
+    def _new_name(self, source: str, kind: str, suffix: str) -> Path:
+        folder = self.folder / (_UNSAFE.sub("_", source).strip("._") or "source")
+        folder.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        stamp = (
+            time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+        )
+        path, number = folder / f"{stamp}-{kind}{suffix}", 2
+        while path in self._names or path.exists():
+            path, number = folder / f"{stamp}-{kind}-{number}{suffix}", number + 1
+        self._names.add(path)
+        if len(self._names) > 1000:
+            self._names = {path}
+        return path
+
+    def _source_clips(self, name: str) -> SourceClips:
+        clips = self._clips.get(name)
+        if clips is None:
+            clips = SourceClips(self.pre_roll, self.post_roll, quality=self.quality)
+            with self._lock:
+                self._clips[name] = clips
+        return clips
+
+    def _source_snapshots(self, name: str) -> SourceSnapshots:
+        snapshots = self._snapshots.get(name)
+        if snapshots is None:
+            snapshots = self._snapshots[name] = SourceSnapshots(self.post_roll)
+        return snapshots
+
+    def _fail(self, error: BaseException) -> None:
+        """One warning; no more clips or snapshots this run (what was half-written is removed)."""
+        self.enabled = False
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        log.warning(
+            "clips: cannot write under %s (%s); clip recording is off for the rest of the run, "
+            "detection goes on",
+            self.folder,
+            reason,
+        )
+        for clips in self._clips.values():
+            with contextlib.suppress(OSError):  # not even removed: the disk is failing
+                clips.abandon()
+
+
+def _nothing(_event: dict[str, Any]) -> None:
+    pass
+
+
+def open_event_media(
+    config: Any, labels: Mapping[int, str], resources: contextlib.ExitStack
+) -> EventMedia | None:
+    """The Config's --clips recorder (closed with `resources`: open clips finished), or None."""
+    if config.clips is None:
+        return None
+    media = EventMedia(
+        config.clips,
+        labels,
+        pre_roll=config.pre_roll,
+        post_roll=config.post_roll,
+        quality=config.video_quality,
+    )
+    resources.callback(media.close)
+    return media
+
+
+def check_clip_settings(config: Any) -> None:
+    """--clips, --pre-roll, --post-roll, --keep-days, --keep-gb (UsageError, one line)."""
+    from livedet.errors import UsageError
+
+    for flag, seconds in (("--pre-roll", config.pre_roll), ("--post-roll", config.post_roll)):
+        if not 0 <= seconds <= MAX_ROLL_S:
+            raise UsageError(f"{flag} {seconds:g}: must be 0 to {MAX_ROLL_S:g} seconds, e.g. 5")
+    for flag, limit in (("--keep-days", config.keep_days), ("--keep-gb", config.keep_gb)):
+        if limit is not None and limit <= 0:
+            raise UsageError(f"{flag} {limit:g}: must be more than 0")
+    keeping = config.keep_days is not None or config.keep_gb is not None
+    if config.clips is None:
+        if keeping and config.out_dir is None:
+            raise UsageError("--keep-days and --keep-gb clean --clips and --out-dir; add one")
+        return
+    if not config.track:
+        raise UsageError("--clips records the events of tracked objects; add --track")
+    try:
+        import av
+    except ImportError:
+        raise UsageError("--clips needs PyAV: pip install av") from None
+    if "libx264" not in av.codecs_available:
+        raise UsageError(f"--clips needs libx264, which PyAV {av.__version__} was built without")
+    if config.clips.exists() and not config.clips.is_dir():
+        raise UsageError(f"--clips {config.clips} is a file; give a folder (made if missing)")
