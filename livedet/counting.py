@@ -5,7 +5,9 @@ Every object is judged by one anchor point of its box (default: bottom centre, w
 feet or a car's wheels touch the ground). A side change counts only when the anchor is clearly
 past the line or zone edge (a margin) on `confirm_updates` consecutive updates, so a box that
 jitters on the line is counted once at most (supervision#2598); a track that vanishes for a
-while keeps its state for `forget_after_s`, so it is not counted again when it comes back.
+while keeps its state for `forget_after_s`, so it is not counted again when it comes back; a
+new track that starts where a lost one vanished inherits its state (livedet.handover: the
+tracker gave the same object a new id).
 
 Zone rules (livedet.regions): classes, loitering (one "loiter" event per stay) and a required
 zone (events only for objects inside it now or before; the totals still count every object).
@@ -13,15 +15,15 @@ zone (events only for objects inside it now or before; the totals still count ev
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from livedet.counting_totals import CountedLine, CountedZone, totals
 from livedet.detections import Detections, label_name
 from livedet.errors import UsageError
+from livedet.handover import Handover
 from livedet.regions import (
     LineSpec,
     SideState,
@@ -35,25 +37,6 @@ from livedet.regions import (
 __all__ = ["ANCHORS", "Counters", "LineSpec", "ZoneSpec", "parse_line", "parse_zone"]
 
 ANCHORS = ("bottom_center", "center")
-
-
-@dataclass
-class _Line:
-    spec: LineSpec
-    start: np.ndarray
-    end: np.ndarray
-    counts: dict[str, Counter[str]] = field(
-        default_factory=lambda: {"in": Counter(), "out": Counter()}
-    )
-
-
-@dataclass
-class _Zone:
-    spec: ZoneSpec
-    polygon: np.ndarray
-    entries: Counter[str] = field(default_factory=Counter)
-    exits: Counter[str] = field(default_factory=Counter)
-    dwell_seconds: list[float] = field(default_factory=list)
 
 
 class Counters:
@@ -71,6 +54,8 @@ class Counters:
     forget_after_s: a track unseen this long is forgotten (an object inside a zone then exits,
         marked "lost"). Keep it at least the tracker's lost_track_seconds, else an object
         re-found after a long occlusion would enter a zone twice.
+    handover_heights: a new track within this many box heights of where a lost (not yet
+        forgotten) track of its class vanished continues it (livedet.handover); 0: never.
     Feed it fresh inferences only, not boxes carried by Tracker.predict: a carried box overshoots
     when the object stops, and a count must come from something seen.
     """
@@ -88,6 +73,7 @@ class Counters:
         forget_after_s: float = 3.0,
         loiter_s: float | None = None,
         require_zone: str | None = None,
+        handover_heights: float = 1.0,
     ) -> None:
         if anchor not in ANCHORS:
             raise UsageError(f"anchor {anchor!r}: unknown; choose one of {', '.join(ANCHORS)}")
@@ -104,11 +90,12 @@ class Counters:
         self.margin_px = 0.01 * min(width, height) if margin_px is None else margin_px
         self.confirm_updates = max(1, confirm_updates)
         self.forget_after_s = forget_after_s
-        self.lines = [_Line(s, *to_pixels(s.points, width, height)) for s in lines]
-        self.zones = [_Zone(s, to_pixels(s.points, width, height)) for s in zones]
+        self.lines = [CountedLine(s, *to_pixels(s.points, width, height)) for s in lines]
+        self.zones = [CountedZone(s, to_pixels(s.points, width, height)) for s in zones]
         self._line_state: dict[tuple[int, int], SideState] = {}
         self._zone_state: dict[tuple[int, int], SideState] = {}
         self._last_seen: dict[int, float] = {}
+        self._handover = Handover(handover_heights)
         self._now = 0.0
 
     def update(
@@ -121,6 +108,7 @@ class Counters:
         self._now = timestamp
         events: list[dict[str, Any]] = []
         anchors = self._anchors(tracked.boxes)
+        present = set(tracked.track_ids.tolist())
         for i, track_id in enumerate(tracked.track_ids.tolist()):
             if track_id < 0:
                 continue
@@ -128,7 +116,12 @@ class Counters:
             label = label_name(labels, class_id)
             box_height = float(tracked.boxes[i, 3] - tracked.boxes[i, 1])
             margin = max(self.margin_px, 0.1 * box_height)
+            if track_id not in self._last_seen:
+                old = self._handover.predecessor(anchors[i], box_height, class_id, present)
+                if old is not None:
+                    self._inherit(old, track_id)
             self._last_seen[track_id] = timestamp
+            self._handover.note(track_id, anchors[i], box_height, class_id)
             found: list[dict[str, Any]] = []
             for index, line in enumerate(self.lines):
                 state = self._line_state.setdefault((track_id, index), SideState())
@@ -154,6 +147,20 @@ class Counters:
         events.extend(self._forget_lost_tracks(timestamp))
         return events
 
+    def _inherit(self, old: int, new: int) -> None:
+        """Track `new` continues lost track `old`: its line and zone states move over."""
+        for states in (self._line_state, self._zone_state):
+            for key in [key for key in states if key[0] == old]:
+                states[(new, key[1])] = states.pop(key)
+        if old in self._been_inside:
+            self._been_inside.add(new)
+        self._forget(old)
+
+    def _forget(self, track_id: int) -> None:
+        self._last_seen.pop(track_id, None)
+        self._handover.forget(track_id)
+        self._been_inside.discard(track_id)
+
     def _required_only(self, events: list[dict[str, Any]], track_id: int) -> list[dict[str, Any]]:
         """`events` of one track, or none when it has never been inside the required zone."""
         if self._required is None or track_id in self._been_inside:
@@ -162,41 +169,8 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         """Totals for --stats: per line in/out, per zone inside/entries/exits/dwell, by class."""
-        lines = {}
-        for line in self.lines:
-            by_class = {
-                label: {"in": line.counts["in"][label], "out": line.counts["out"][label]}
-                for label in sorted(set(line.counts["in"]) | set(line.counts["out"]))
-            }
-            lines[line.spec.name] = {
-                "in": sum(line.counts["in"].values()),
-                "out": sum(line.counts["out"].values()),
-                "by_class": by_class,
-            }
-        zones = {}
-        for index, zone in enumerate(self.zones):
-            inside = self.inside(index)
-            inside_by_class = Counter(state.label for _, state in inside)
-            labels = sorted(set(zone.entries) | set(zone.exits) | set(inside_by_class))
-            dwell = zone.dwell_seconds
-            zones[zone.spec.name] = {
-                "inside": len(inside),
-                "entries": sum(zone.entries.values()),
-                "exits": sum(zone.exits.values()),
-                "by_class": {
-                    label: {
-                        "inside": inside_by_class[label],
-                        "entries": zone.entries[label],
-                        "exits": zone.exits[label],
-                    }
-                    for label in labels
-                },
-                "mean_dwell_s": round(sum(dwell) / len(dwell), 2) if dwell else None,
-                "dwelling_s": {
-                    str(track_id): round(self._now - state.since, 2) for track_id, state in inside
-                },
-            }
-        return {"source": self.source, "lines": lines, "zones": zones}
+        zones = [(zone, self.inside(index)) for index, zone in enumerate(self.zones)]
+        return totals(self.source, self.lines, zones, self._now)
 
     def inside(self, zone_index: int) -> list[tuple[int, SideState]]:
         """(track id, state) of the tracks inside zone `zone_index` now."""
@@ -212,7 +186,7 @@ class Counters:
         return np.stack([x, y], axis=1).reshape(-1, 2)
 
     def _judge_line(
-        self, line: _Line, state: SideState, anchor: np.ndarray, margin: float
+        self, line: CountedLine, state: SideState, anchor: np.ndarray, margin: float
     ) -> str | None:
         direction = line.end - line.start
         length = float(np.hypot(*direction))
@@ -241,7 +215,12 @@ class Counters:
         return direction_name
 
     def _judge_zone(
-        self, zone: _Zone, state: SideState, anchor: np.ndarray, margin: float, timestamp: float
+        self,
+        zone: CountedZone,
+        state: SideState,
+        anchor: np.ndarray,
+        margin: float,
+        timestamp: float,
     ) -> str | None:
         distance = polygon_signed_distance(zone.polygon, anchor)  # > 0 inside
         side = None if abs(distance) <= margin else int(distance > 0)
@@ -267,7 +246,7 @@ class Counters:
         events = []
         lost = [t for t, seen in self._last_seen.items() if timestamp - seen > self.forget_after_s]
         for track_id in lost:
-            last_seen = self._last_seen.pop(track_id)
+            last_seen = self._last_seen[track_id]
             for index, zone in enumerate(self.zones):
                 state = self._zone_state.pop((track_id, index), None)
                 if state is not None and state.side == 1:
@@ -278,7 +257,7 @@ class Counters:
                     events.extend(self._required_only([event], track_id))
             for index in range(len(self.lines)):
                 self._line_state.pop((track_id, index), None)
-            self._been_inside.discard(track_id)
+            self._forget(track_id)
         return events
 
     def _event(

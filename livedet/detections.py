@@ -73,7 +73,8 @@ class Detections:
         """JSON-ready dicts: label, class_id, score, box [x1, y1, x2, y2] in pixels.
 
         With keypoints: "keypoints" [[x, y, score], ...] in pixels. With track ids: "track_id"
-        (None for a box not yet confirmed as a track, so every record has the same keys)."""
+        and "track": "confirmed", or for a box not (yet) confirmed as a track "track_id" None
+        and "track": "unconfirmed" (every record of a tracked run has the same keys)."""
         records = []
         for i in range(len(self)):
             class_id = int(self.class_ids[i])
@@ -86,6 +87,7 @@ class Detections:
             if self.track_ids is not None:
                 track_id = int(self.track_ids[i])
                 record["track_id"] = track_id if track_id >= 0 else None
+                record["track"] = "confirmed" if track_id >= 0 else "unconfirmed"
             if self.keypoints is not None and self.keypoint_scores is not None:
                 record["keypoints"] = [
                     [round(float(x), 1), round(float(y), 1), round(float(score), 3)]

@@ -19,8 +19,9 @@ class DetectionsLog:
 
     CSV_HEADER = ("frame", "t", "label", "class_id", "score", "x1", "y1", "x2", "y2")
     # Filled only when there is something to say: tracking ids, carried boxes, keypoints (as
-    # JSON [[x, y, score], ...]).
-    CSV_EXTRA = ("track_id", "predicted", "keypoints")
+    # JSON [[x, y, score], ...]), and in a tracked run "confirmed" or "unconfirmed" (a box
+    # without an id yet: track_id empty). Last, so older readers' column positions hold.
+    CSV_EXTRA = ("track_id", "predicted", "keypoints", "track")
 
     def __init__(self, path: Path, *, source: str | None = None) -> None:
         """source: the source's name, written into every record (several sources)."""
@@ -58,7 +59,9 @@ class DetectionsLog:
                 self._file.write(text + "\n")
             elif not records:
                 flag = "1" if predicted else ""
-                self._csv.writerow([*first, frame_index, round(timestamp, 4), *[""] * 8, flag, ""])
+                self._csv.writerow(
+                    [*first, frame_index, round(timestamp, 4), *[""] * 8, flag, "", ""]
+                )
             else:
                 for r in records:
                     row = [*first, frame_index, round(timestamp, 4), r["label"], r["class_id"]]
@@ -68,6 +71,7 @@ class DetectionsLog:
                         "" if track_id is None else track_id,
                         "1" if predicted else "",
                         "" if points is None else json.dumps(points, separators=(",", ":")),
+                        r.get("track", ""),
                     ]
                     self._csv.writerow([*row, r["score"], *r["box"], *extra])
         except OSError as e:

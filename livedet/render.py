@@ -48,10 +48,13 @@ OVERLAY_MODES = ("full", "fps", "none")
 def tag_text(
     labels: Mapping[int, str], class_id: int, score: float, track_id: int | None = None
 ) -> str:
-    """``#<track> <label> <score>`` with a track id, ``<label> <score>`` without (also for a
-    box the tracker has not confirmed yet, id -1: it has no id to show)."""
+    """``#<track> <label> <score>`` with a track id, ``#? <label> <score>`` for a box the
+    tracker has not confirmed yet (id -1, "track": "unconfirmed" in the records), ``<label>
+    <score>`` in an untracked run."""
     text = f"{label_name(labels, class_id)} {score:.2f}"
-    return text if track_id is None or track_id < 0 else f"#{track_id} {text}"
+    if track_id is None:
+        return text
+    return f"#{track_id} {text}" if track_id >= 0 else f"#? {text}"
 
 
 def annotate(

@@ -182,7 +182,7 @@ def test_threshold_classes_max_boxes_and_csv(tmp_path, cli, color_model_open):
         == 0
     )
     lines = csv_path.read_text().splitlines()
-    header = "frame,t,label,class_id,score,x1,y1,x2,y2,track_id,predicted,keypoints"
+    header = "frame,t,label,class_id,score,x1,y1,x2,y2,track_id,predicted,keypoints,track"
     assert lines[0] == header and len(lines) == 1 + 4 * 2
 
 

@@ -1,7 +1,8 @@
 """`livedet bench` section: what tracking costs and how well it tracks, on synthetic scenes.
 
-1. accuracy: MOTA, IDF1 and ID switches (motmetrics) on the standard scene, detector at camera
-   rate and at a tenth of it;
+1. accuracy: MOTA, IDF1 and ID switches (motmetrics) on the standard scene and on the hard one
+   (diagonal crossing, stops of 2.5-3 s, a re-entry, a 1 s occlusion; with and without camera
+   shake), detector at camera rate and at a tenth of it;
 2. smooth view: camera 30 fps, inference every 10th frame; mean IoU to the truth on the frames in
    between, for boxes carried by Tracker.predict, held still, or extrapolated from the last two
    detections;
@@ -17,7 +18,14 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from livedet.bench.tracking_scenes import Frame, NoisyDetector, crowd_scene, iou, standard_scene
+from livedet.bench.tracking_scenes import (
+    Frame,
+    NoisyDetector,
+    crowd_scene,
+    hard_scene,
+    iou,
+    standard_scene,
+)
 from livedet.detections import Detections
 from livedet.tracking import ByteTrack, Tracker
 
@@ -155,13 +163,19 @@ def run(object_counts: tuple[int, ...] = (10, 50, 100)) -> dict[str, Any]:
     """The whole section as one JSON-ready dict (the `tracking` key of `livedet bench`)."""
     scene = standard_scene()
     result: dict[str, Any] = {"scene": "standard: 10 s, 30 fps, 640x360, 8 objects"}
-    try:
-        result["accuracy"] = {
-            "detector_every_frame": mot_metrics(scene),
-            "detector_every_10th_frame": mot_metrics(scene, every=10),
-        }
-    except ImportError:
-        result["accuracy"] = "skipped: pip install motmetrics"
+    scenes = {
+        "accuracy": scene,
+        "accuracy_hard_still_camera": hard_scene(shake_px=0.0),
+        "accuracy_hard_shaking_camera": hard_scene(shake_px=8.0),
+    }
+    for key, frames in scenes.items():
+        try:
+            result[key] = {
+                "detector_every_frame": mot_metrics(frames),
+                "detector_every_10th_frame": mot_metrics(frames, every=10),
+            }
+        except ImportError:
+            result[key] = "skipped: pip install motmetrics"
     result["smooth_view_every_10th"] = smooth_view_iou(scene, every=10)
     result["cost"] = [update_cost_ms(n) for n in object_counts]
     return result

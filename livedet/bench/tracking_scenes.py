@@ -50,17 +50,29 @@ class Frame:
 
 
 def render_scene(
-    walkers: list[Walker], *, seconds: float, fps: float = 30.0, size: tuple[int, int] = (640, 360)
+    walkers: list[Walker],
+    *,
+    seconds: float,
+    fps: float = 30.0,
+    size: tuple[int, int] = (640, 360),
+    shake_px: float = 0.0,
 ) -> list[Frame]:
-    """The true boxes of every frame, clipped to the frame; an object mostly outside is absent."""
+    """The true boxes of every frame, clipped to the frame; an object mostly outside is absent.
+
+    shake_px: camera jitter (a mast in the wind): every box of a frame moves by the same
+    offset, two slow sways of up to `shake_px` plus a seeded per-frame tremor of shake_px / 4."""
     width, height = size
+    tremor = np.random.default_rng(7).normal(0, shake_px / 4, (round(seconds * fps), 2))
     frames = []
     for index in range(round(seconds * fps)):
         frame = Frame(t=index / fps)
+        sway = np.sin(2 * np.pi * np.array([1.3, 0.9]) * frame.t + np.array([0.0, 1.0]))
+        offset = (shake_px * sway + tremor[index]).astype(np.float32)
         for walker in walkers:
             box = walker.box_at(frame.t)
             if box is None:
                 continue
+            box = box + np.tile(offset, 2)
             clipped = box.copy()
             clipped[0::2] = clipped[0::2].clip(0, width)
             clipped[1::2] = clipped[1::2].clip(0, height)
@@ -99,6 +111,36 @@ def standard_scene() -> list[Frame]:
         Walker(7, ((0.0, 520.0, 300.0), (10.0, 520.0, 300.0)), (36.0, 90.0)),
     ]
     return render_scene(walkers, seconds=10.0)
+
+
+def hard_scene(*, shake_px: float = 8.0) -> list[Frame]:
+    """12 s at 30 fps, 640x360, on a shaking camera (`shake_px`): the cases of issue 28.
+
+    1 and 2 cross diagonally through the same point at the same time (same size, so the one in
+    front hides the other); 3 walks to the centre line x=320, stands on it for 2.5 s and walks on;
+    4 walks out on the right and comes back 2 s later - the truth keeps its id, so a tracker
+    without appearance features pays for the new id in IDF1; 5 passes behind a pillar for 1 s;
+    6, a car, drives across, stops for 3 s and drives on.
+    """
+    walkers = [
+        Walker(1, ((0.0, 60.0, 160.0), (6.0, 580.0, 330.0))),
+        Walker(2, ((0.0, 580.0, 170.0), (6.0, 60.0, 320.0))),
+        Walker(
+            3, ((1.0, 100.0, 220.0), (3.5, 320.0, 220.0), (6.0, 320.0, 220.0), (9.0, 560.0, 220.0))
+        ),
+        Walker(
+            4,
+            ((0.0, 420.0, 120.0), (2.0, 665.0, 120.0), (4.0, 665.0, 125.0), (7.0, 380.0, 125.0)),
+        ),
+        Walker(5, ((3.0, 40.0, 350.0), (11.0, 600.0, 350.0)), hidden=((6.0, 7.0),)),
+        Walker(
+            6,
+            ((5.0, 600.0, 290.0), (7.0, 420.0, 290.0), (10.0, 420.0, 290.0), (12.0, 240.0, 290.0)),
+            (90.0, 55.0),
+            CAR,
+        ),
+    ]
+    return render_scene(walkers, seconds=12.0, shake_px=shake_px)
 
 
 def crowd_scene(objects: int, *, seconds: float = 4.0, seed: int = 0) -> list[Frame]:
