@@ -57,7 +57,7 @@ def test_bench_writes_every_section_with_numbers(
             "--min-seconds",
             "0.05",
             "--skip",
-            "multi,tracking,batch,motion",  # measured by their own tests below, test_batch_*
+            "multi,tracking,batch,motion,motion8,clips",  # own tests below, test_batch_*
             "--json",
             str(report),
         ]
@@ -148,3 +148,47 @@ def test_motion_gating_section_measures_both_scenes_and_checks_its_targets(
     rows: list[str] = []
     motion_gating.rows(results, lambda what, value, *rest: rows.append(what))
     assert len(rows) == 6
+
+
+def test_skip_names_an_unknown_section_in_one_line() -> None:
+    from livedet.bench.options import parse_options
+    from livedet.errors import UsageError
+
+    assert parse_options(["--skip", "motion8,clips"]).skip == {"motion8", "clips"}
+    with pytest.raises(UsageError, match="--skip clip: sections are multi, "):
+        parse_options(["--skip", "clip"])
+
+
+@pytest.mark.timeout(60)
+def test_clips_and_privacy_section_measures_the_ring_and_each_cost() -> None:
+    from livedet.bench import clips_privacy
+
+    results = clips_privacy.run(frames=100)  # 6.7 s of a 15 fps camera: the 5 s ring fills
+    assert 0 < results["ring_steady_bytes"] <= results["ring_peak_bytes"]
+    assert 5.0 <= results["ring_most_seconds_held"] <= results["ring_bound_seconds"] == 6.0
+    assert results["boxes_per_frame"] == 3
+    costs = results["cpu_ms_per_frame"]
+    assert set(costs) == {"ring", "mask_black", "mask_blur", "blur"}
+    assert all(math.isfinite(v) and v >= 0 for v in costs.values()) and costs["ring"] > 0
+    checks: list[tuple[str, float | None, float | None, bool]] = []
+    clips_privacy.targets(results, lambda *c: checks.append(c))
+    assert checks == [(checks[0][0], results["ring_most_seconds_held"], 6.0, False)]
+    rows: list[tuple[str, ...]] = []
+    clips_privacy.rows(results, lambda *row: rows.append(row))
+    assert len(rows) == 5 and rows[0][2] == "bounded"
+    assert all(len(row) == 2 for row in rows[1:])  # measurements only: no target, no verdict
+
+
+@pytest.mark.timeout(120)
+def test_eight_camera_motion_run_reports_every_camera(color_model_open: Path) -> None:
+    from livedet.bench import motion_cameras
+
+    results = motion_cameras.run(str(color_model_open), seconds=1.5)  # tiny: the wiring only
+    assert len(results["per_camera"]) == 8 and results["size"] == [640, 480]
+    assert all(c["shown_fps"] > 0 and c["crossings_made"] == 0 for c in results["per_camera"])
+    checks: list[tuple[str, float | None]] = []
+    motion_cameras.targets(results, lambda name, value, *_: checks.append((name, value)))
+    assert len(checks) == 2 and all(value is not None for _, value in checks)
+    rows: list[str] = []
+    motion_cameras.rows(results, lambda what, value, *rest: rows.append(what))
+    assert len(rows) == 3

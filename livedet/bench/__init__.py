@@ -4,8 +4,8 @@ Every number comes from this run on this machine; the targets are checked agains
 assumed. This module runs the sections in order and prints the table (main, run_bench). The flags
 and the list of sections (the --help text) are livedet.bench.options; each section's measurement is
 its own module: model_alone (the ceiling), file_runs (the hand-written loop and file mode),
-live_run, memory_run, heavy_standin, multi, tracking, batch, motion_gating, backends and
-real_model, all starting
+live_run, memory_run, heavy_standin, multi, tracking, batch, motion_gating (and its 8-camera
+run, motion_cameras), clips_privacy, backends and real_model, all starting
 from inputs; report turns the results into the table and checks the targets.
 """
 
@@ -63,6 +63,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             seconds=options.multi_seconds,
             skip=options.skip,
             motion_seconds=options.motion_seconds,
+            motion8_seconds=options.motion8_seconds,
+            clips_frames=options.clips_frames,
         )
     )
     results["targets"] = targets(results)

@@ -1,5 +1,7 @@
-"""`livedet bench` sections for many sources, tracking and batch processing, each run in this
-bench run and checked against its targets (ratios of figures measured side by side)."""
+"""`livedet bench` sections for many sources, tracking, batch processing, motion gating (4
+cameras, and 8 at 640x480: motion_cameras) and clips and privacy, each run in this bench run and
+checked against its targets (ratios of figures measured side by side; clips and privacy are
+measurements, with only the clip ring's bound as a target)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,13 @@ Add = Callable[..., None]
 
 
 def run(
-    *, model: str, seconds: float, skip: frozenset[str], motion_seconds: float = 16.0
+    *,
+    model: str,
+    seconds: float,
+    skip: frozenset[str],
+    motion_seconds: float = 16.0,
+    motion8_seconds: float = 15.0,
+    clips_frames: int = 150,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     if "multi" not in skip:
@@ -33,6 +41,14 @@ def run(
         from livedet.bench import motion_gating
 
         results["motion_gating"] = motion_gating.run(model, motion_seconds)
+    if "motion8" not in skip and motion8_seconds > 0:
+        from livedet.bench import motion_cameras
+
+        results["motion_8_cameras"] = motion_cameras.run(model, motion8_seconds)
+    if "clips" not in skip and clips_frames > 0:
+        from livedet.bench import clips_privacy
+
+        results["clips_privacy"] = clips_privacy.run(clips_frames)
     return results
 
 
@@ -65,6 +81,14 @@ def targets(results: dict[str, Any], check: Check) -> None:
         from livedet.bench import motion_gating
 
         motion_gating.targets(results["motion_gating"], check)
+    if results.get("motion_8_cameras"):
+        from livedet.bench import motion_cameras
+
+        motion_cameras.targets(results["motion_8_cameras"], check)
+    if results.get("clips_privacy"):
+        from livedet.bench import clips_privacy
+
+        clips_privacy.targets(results["clips_privacy"], check)
     tracking = results.get("tracking")
     if tracking:
         iou = tracking["smooth_view_every_10th"]
@@ -110,6 +134,14 @@ def rows(results: dict[str, Any], add: Add) -> None:
         from livedet.bench import motion_gating
 
         motion_gating.rows(results["motion_gating"], add)
+    if results.get("motion_8_cameras"):
+        from livedet.bench import motion_cameras
+
+        motion_cameras.rows(results["motion_8_cameras"], add)
+    if results.get("clips_privacy"):
+        from livedet.bench import clips_privacy
+
+        clips_privacy.rows(results["clips_privacy"], add)
     tracking = results.get("tracking")
     if tracking:
         accuracy = tracking.get("accuracy")

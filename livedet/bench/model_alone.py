@@ -28,7 +28,7 @@ def model_only(
     (batch-1 models: a "batch" of n is n frames handed to the backend in one run call)."""
     loaded = load_model_on(model, backend)
     rgb = rgb_batch(list(frames_bgr))
-    sizes = list(batch_sizes)
+    sizes = sorted({1, *batch_sizes})  # batch 1 is every ratio's reference: always measured
     per_batch: dict[str, float] = {}
     for size in sizes:
         batches = [rgb[i : i + size] for i in range(0, len(rgb) - size + 1, size)]

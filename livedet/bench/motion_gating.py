@@ -7,7 +7,8 @@ with --detect-on motion on the same frames.
   seconds with the gate against without it, and the line crossings counted (the same, or the gate
   missed something);
 - a busy scene: squares crossing all the time, so the gate lets (nearly) every frame through and
-  all it adds is its own cost: CPU seconds per model frame with the gate against without it.
+  all it adds is its own cost: CPU seconds per model frame with the gate against without it;
+- 8 cameras of 640x480 at 15 fps, gated (livedet.bench.motion_cameras, through run_cameras).
 
     python -m livedet.bench.motion_gating --seconds 16      (or via `livedet bench`)
 """
@@ -53,11 +54,19 @@ class CrossingScene(Sequence[np.ndarray]):
     back to back, several on screen at once: the busy scene)."""
 
     def __init__(
-        self, seed: int, *, period: float | None, cross_s: float = CROSS_S, offset: float = 0.0
+        self,
+        seed: int,
+        *,
+        period: float | None,
+        cross_s: float = CROSS_S,
+        offset: float = 0.0,
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+        fps: float = FPS,
     ) -> None:
         rng = np.random.default_rng(seed)
         room = rng.uniform(70, 190, (9, 16, 3)).astype(np.float32)
-        smooth = cv2.GaussianBlur(cv2.resize(room, (WIDTH, HEIGHT)), (0, 0), 25)
+        self.width, self.height, self.fps = size[0], size[1], fps
+        smooth = cv2.GaussianBlur(cv2.resize(room, size), (0, 0), 25)
         # The room under 5 draws of sensor noise, taken in turn: made once, so that the cameras
         # cost the run (nearly) nothing beside what is measured.
         self.rooms = [
@@ -66,25 +75,25 @@ class CrossingScene(Sequence[np.ndarray]):
         ]
         self.period, self.cross_s, self.offset = period, cross_s, offset
         self.colour = (40, 40, 230)  # red, BGR: far from the room's soft greys
-        self.length = int(3600 * FPS)  # an hour; SimulatedCamera wraps around
+        self.length = int(3600 * fps)  # an hour; SimulatedCamera wraps around
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, index: Any) -> Any:
         image = self.rooms[index % len(self.rooms)]
-        positions = self._positions(index / FPS)
+        positions = self._positions(index / self.fps)
         if positions:
             image = image.copy()
         for x in positions:
-            top = HEIGHT // 2 - SIDE // 2
+            top = self.height // 2 - SIDE // 2
             cv2.rectangle(
                 image, (int(x), top), (int(x) + SIDE, top + SIDE), self.colour, thickness=-1
             )
         return image  # SimulatedCamera hands out a copy
 
     def _positions(self, t: float) -> list[float]:
-        span = WIDTH + SIDE  # from just outside the left edge to just outside the right
+        span = self.width + SIDE  # from just outside the left edge to just outside the right
         if self.period is None:  # busy: a new square every cross_s / 3 s
             gap = self.cross_s / 3
             return [
@@ -92,6 +101,12 @@ class CrossingScene(Sequence[np.ndarray]):
             ]
         u = ((t - self.offset) % self.period) / self.cross_s
         return [-SIDE + span * u] if 0 <= u <= 1 and t >= self.offset else []
+
+    def crossings_made(self, seconds: float) -> int:
+        """The squares that crossed the line (at half their crossing) in `seconds` (quiet)."""
+        if self.period is None or seconds < self.offset + self.cross_s / 2:
+            return 0
+        return 1 + int((seconds - self.offset - self.cross_s / 2) // self.period)
 
 
 def _starts(t: float, gap: float, cross_s: float) -> list[float]:
@@ -104,17 +119,35 @@ def measure(
 ) -> dict[str, Any]:
     """One run: `cameras` simulated cameras for `seconds`, --track and a counting line (`loaded`:
     the model, loaded once for all the runs)."""
+    period = None if busy else PERIOD
+    scenes = [CrossingScene(i, period=period, offset=FIRST + APART * i) for i in range(cameras)]
+    figures = run_cameras(model, detect_on, seconds, scenes, loaded=loaded)
+    if busy:
+        figures["crossings_made"] = None
+    return figures
+
+
+def run_cameras(
+    model: str, detect_on: str, seconds: float, scenes: list[CrossingScene], *, loaded: Any = None
+) -> dict[str, Any]:
+    """One simulated camera per scene (at the scene's rate) through one pipeline for `seconds`,
+    --track and the counting line: the run's figures and each camera's (its frames shown per
+    second of its own clock, the crossings it counted and the squares that crossed it)."""
     loaded = loaded or load_model(resolve_model(model))
     labels = load_label_map(loaded.spec.label_map)
     config = Config(
         camera="0", model=model, show=False, track=True, lines=(LINE,), detect_on=detect_on
     )
-    names = [f"cam{i}" for i in range(cameras)]
+    names = [f"cam{i}" for i in range(len(scenes))]
+    cameras: dict[int, SimulatedCamera] = {}  # each lane's camera as first opened
+
+    def opener(index: int) -> SimulatedCamera:
+        camera = SimulatedCamera(scenes[index], scenes[index].fps)
+        return cameras.setdefault(index, camera)
+
     lanes = []
     for index, analytics in enumerate(make_analytics(names, config, labels)):
-        period = None if busy else PERIOD
-        scene = CrossingScene(index, period=period, offset=FIRST + APART * index)
-        source = LiveSource(functools.partial(SimulatedCamera, scene, FPS), names[index])
+        source = LiveSource(functools.partial(opener, index), names[index])
         gate = gate_settings(detect_on, config.detect_every, live=True)
         lanes.append(Lane(source, name=names[index], analytics=analytics, motion_gate=gate))
     stats, shutdown = RunStats(), Shutdown()
@@ -137,13 +170,21 @@ def measure(
         timer.cancel()
         for lane in lanes:
             lane.source.close()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    crossings = sum(
-        line["in"] + line["out"]
-        for lane in lanes
-        if lane.analytics is not None
-        for line in lane.analytics.as_dict().get("lines", {}).values()
-    )
+    ended = time.perf_counter()
+    elapsed, cpu = ended - started, time.process_time() - cpu
+    per_camera = []
+    for index, (lane, scene) in enumerate(zip(lanes, scenes, strict=True)):
+        camera = cameras.get(index)
+        camera_s = ended - camera.started if camera is not None and camera.started else elapsed
+        lines = lane.analytics.as_dict().get("lines", {}) if lane.analytics is not None else {}
+        per_camera.append(
+            {
+                "camera_s": round(camera_s, 2),
+                "shown_fps": round(lane.stats.frames_out / camera_s, 2),
+                "crossings": sum(line["in"] + line["out"] for line in lines.values()),
+                "crossings_made": scene.crossings_made(camera_s),
+            }
+        )
     return {
         "detect_on": detect_on,
         "seconds": round(elapsed, 2),
@@ -154,14 +195,10 @@ def measure(
         "shown_fps": round(stats.frames_out / elapsed, 2),
         "cpu_s": round(cpu, 2),
         "cpu_s_per_model_frame": round(cpu / max(1, stats.detections_run), 4),
-        "line_crossings": crossings,
-        "crossings_made": None if busy else _crossings_made(cameras, elapsed),
+        "line_crossings": sum(c["crossings"] for c in per_camera),
+        "crossings_made": sum(c["crossings_made"] for c in per_camera),
+        "per_camera": per_camera,
     }
-
-
-def _crossings_made(cameras: int, seconds: float) -> int:
-    """Quiet scene: the squares that crossed the line (at half their crossing) in `seconds`."""
-    return sum(1 for i in range(cameras) if FIRST + APART * i + CROSS_S / 2 < seconds)
 
 
 def gate_cost_ms(frames: int = 300) -> float:

@@ -28,10 +28,13 @@ assumed. Sections (same model and frames throughout):
 8. many cameras through one model against one process per camera (--skip multi);
 9. the smooth live view with tracking on a slowed model (--skip tracking);
 10. livedet batch: local workers and Ray (--skip batch);
-11. motion gating (--detect-on motion) on 4 cameras, quiet and busy scenes (--skip motion);
-12. with --backends: ONNX Runtime and OpenVINO against TensorFlow, whole processes;
-13. with --real-model: centernet-mobilenetv3 on every backend and live at 30 fps.
+11. motion gating (--detect-on motion) on 4 cameras, quiet and busy scenes (--skip motion),
+    and 8 mostly still 640x480 15 fps cameras: frames shown, crossings (--skip motion8);
+12. clips and privacy: clip ring memory, CPU of the ring, masks and --blur (--skip clips);
+13. with --backends: ONNX Runtime and OpenVINO against TensorFlow, whole processes;
+14. with --real-model: centernet-mobilenetv3 on every backend and live at 30 fps.
 """
+SKIPPABLE = ("multi", "tracking", "batch", "motion", "motion8", "clips")  # --skip names
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,11 @@ class BenchOptions:
     camera_fps: float = 30.0
     rss_frames: int = 5000
     skip_heavy: bool = False
-    skip: frozenset[str] = frozenset()  # round-2 sections to leave out: multi, tracking, batch
+    skip: frozenset[str] = frozenset()  # sections to leave out: multi, tracking, batch, ...
     multi_seconds: float = 20.0  # per many-cameras measurement
     motion_seconds: float = 16.0  # per motion-gating run (4 runs)
+    motion8_seconds: float = 15.0  # the 8-camera motion-gating run
+    clips_frames: int = 150  # frames of the clips-and-privacy section
     backends: bool = False
     real_model: bool = False
     heavy_model: str | None = None  # None: the ResNet50-FPN stand-in, built on first use
@@ -116,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         default="",
         metavar="LIST",
-        help="sections to leave out, comma-separated: multi, tracking, batch, motion",
+        help=f"sections to leave out, comma-separated: {', '.join(SKIPPABLE)}",
     )
     p.add_argument(
         "--multi-seconds",
@@ -131,6 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         default=d.motion_seconds,
         help=f"seconds per motion-gating run, 4 runs (default {d.motion_seconds:.0f})",
+    )
+    p.add_argument(
+        "--motion8-seconds",
+        type=float,
+        metavar="S",
+        default=d.motion8_seconds,
+        help=f"seconds of the 8-camera motion-gating run (default {d.motion8_seconds:.0f}; 0 "
+        "skips)",
+    )
+    p.add_argument(
+        "--clips-frames",
+        type=int,
+        metavar="N",
+        default=d.clips_frames,
+        help=f"frames of the clips-and-privacy section (default {d.clips_frames}; 0 skips)",
     )
     p.add_argument(
         "--backends",
@@ -190,6 +210,8 @@ def parse_options(argv: list[str]) -> BenchOptions:
         skip=frozenset(s.strip() for s in args.skip.split(",") if s.strip()),
         multi_seconds=args.multi_seconds,
         motion_seconds=args.motion_seconds,
+        motion8_seconds=args.motion8_seconds,
+        clips_frames=args.clips_frames,
         backends=args.backends,
         real_model=args.real_model,
         heavy_model=args.heavy_model,
@@ -205,6 +227,9 @@ def parse_options(argv: list[str]) -> BenchOptions:
     ):
         if value < 1:
             raise UsageError(f"{flag} {value}: must be 1 or more")
+    unknown = sorted(options.skip - set(SKIPPABLE))
+    if unknown:
+        raise UsageError(f"--skip {','.join(unknown)}: sections are {', '.join(SKIPPABLE)}")
     if not batch_sizes or min(batch_sizes) < 1:
         raise UsageError(f"--batch-sizes {args.batch_sizes!r}: positive sizes, e.g. 1,2,4,8")
     return options
