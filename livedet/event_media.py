@@ -37,6 +37,7 @@ CLIP_EVENTS = frozenset({"appear", "enter", "cross"})  # what opens (or extends)
 MAX_ROLL_S = 60.0  # the longest pre- and post-roll: the ring stays small
 FORGET_APPEARED_S = 60.0  # a track unseen this long and seen again appears again
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MEDIA_SUFFIX = re.compile(r"\.(mp4|mkv|avi|mov|webm|m4v|ts|jpe?g|png|bmp|webp)$", re.IGNORECASE)
 
 EventSink = Callable[[dict[str, Any]], None]
 RenderedHook = Callable[[str, np.ndarray, float], None]
@@ -198,7 +199,9 @@ class EventMedia:
         return events
 
     def _new_name(self, source: str, kind: str, suffix: str) -> Path:
-        folder = self.folder / (_UNSAFE.sub("_", source).strip("._") or "source")
+        # "hall.mp4" -> clips/hall/: a folder named like a video would confuse a file browser.
+        stem = _MEDIA_SUFFIX.sub("", source)
+        folder = self.folder / (_UNSAFE.sub("_", stem).strip("._") or "source")
         folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
         stamp = (

@@ -261,7 +261,7 @@ def test_a_run_records_one_clip_of_the_crossing_with_its_snapshots(
     assert run.code == 0, run.lines
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["event"] for e in events] == ["appear", "cross"], events
-    clips = list((tmp_path / "clips" / "door.mkv").glob("*.mp4"))
+    clips = list((tmp_path / "clips" / "door").glob("*.mp4"))
     assert len(clips) == 1 and all(e["clip"] == str(clips[0]) for e in events)
     times = clip_times(clips[0])
     assert times[0] <= events[0]["t"] - 2.0 + 1e-6
