@@ -61,6 +61,8 @@ function showSource(name, s) {
                 ["uptime", duration(s.uptime_s)],
                 ["frame age", s.frame_age_s === undefined ? "no frame yet" : fmt(s.frame_age_s, 2) + " s"],
                 ["frames", fmt(s.frames_published ?? 0)]];
+  if (s.detect_on === "motion")  // motion gating: how much of the model's work the gate saved
+    rows.push(["detections", fmt(s.detections_run ?? 0) + " run, " + fmt(s.detections_skipped ?? 0) + " skipped"]);
   facts.replaceChildren(...rows.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
 }
 
