@@ -11,13 +11,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
 from typing import Final
 
 import cv2
 import numpy as np
 
 from livedet.errors import UsageError
+from livedet.window_help import HELP_SECONDS_AT_START, draw_help
 from livedet.x11 import XServer
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,6 @@ _KEY_EVENTS = {
     ord("-"): THRESHOLD_DOWN,
     **{ord(str(n)): f"{FOCUS_PREFIX}{n}" for n in range(10)},
 }
-HELP_LINES = (
-    "q / Esc   quit",
-    "space     pause",
-    "f         fullscreen on/off",
-    "s         snapshot to a file",
-    "+ / -     detection threshold",
-    "0-9       grid / source N",
-    "h         this help",
-)
-HELP_SECONDS_AT_START = 3.0
 # Screen size when the X server cannot be asked (Wayland without XWayland, macOS, Windows).
 FALLBACK_SCREEN_SIZE = (1600, 900)
 # A window (not fullscreen) takes at most this share of the screen: room for title bar and panels.
@@ -63,6 +53,8 @@ CLOSED_AFTER_HIDDEN_SECONDS = 0.25
 # How often a fullscreen window on a bare X server looks for a window manager started after it
 # (a kiosk session that starts livedet and the manager side by side).
 WINDOW_MANAGER_CHECK_SECONDS = 1.0
+# How long a window on a bare X server is looked for to be mapped once more (Window._remap).
+REMAP_SEARCH_SECONDS = 10.0
 
 
 def check_display_available() -> None:
@@ -108,26 +100,6 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def draw_help(image: np.ndarray, lines: Sequence[str] = HELP_LINES) -> np.ndarray:
-    """The key list on a dark panel at the bottom-left (a copy; the recording never gets it)."""
-    out = image.copy()
-    scale = max(0.4, min(out.shape[:2]) / 900)
-    thickness = max(1, round(scale * 1.5))
-    sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness) for line in lines]
-    line_h = max(h + b for (_, h), b in sizes) + 6
-    panel_w = min(out.shape[1], max(w for (w, _), _ in sizes) + 20)
-    panel_h = min(out.shape[0], line_h * len(lines) + 14)
-    top = out.shape[0] - panel_h
-    panel = out[top:, :panel_w]
-    panel[:] = (panel * 0.25).astype(np.uint8)
-    for row, line in enumerate(lines):
-        origin = (10, top + 7 + line_h * (row + 1) - 6)
-        cv2.putText(
-            out, line, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, 16
-        )
-    return out
-
-
 class Window:
     """A window titled ``title`` (say which source it shows) that fits the screen.
 
@@ -153,6 +125,7 @@ class Window:
         self._x_server = XServer()
         self._window_manager = False
         self._next_window_manager_check = 0.0
+        self._remap_until = 0.0  # 0: remapped already, or a window manager runs
 
     def __enter__(self) -> Window:
         self._x_server.__enter__()
@@ -168,6 +141,8 @@ class Window:
             raise UsageError(f"cannot open a window: {e.msg.strip()}; pass --no-display") from e
         self._opened = True
         self._help_until = time.monotonic() + HELP_SECONDS_AT_START
+        if not self._window_manager:
+            self._remap_until = time.monotonic() + REMAP_SEARCH_SECONDS
         if self.fullscreen:
             self._enter_fullscreen()
         return self
@@ -197,6 +172,20 @@ class Window:
             self._window_manager = True
             cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL)
             self._enter_fullscreen()
+
+    def _remap(self) -> None:
+        """On an X server without a window manager Qt now and then never paints its window
+        (up to 1 launch in 5 on a busy machine): the MapNotify and Expose of its own mapping never
+        reach its event loop (Qt's event log has neither; key events still arrive), so Qt takes
+        the window for unexposed and paints nothing, whatever imshow and waitKey do. Mapping it
+        once more delivers both anew: done once, as soon as the X server has the window mapped.
+        With a window manager it did not happen (its re-parenting maps the window again)."""
+        window = self._x_server.mapped_window(self.title)
+        if window is not None:
+            log.debug("window %r mapped: mapping it once more, so that Qt paints it", self.title)
+            self._x_server.remap(window)
+        if window is not None or time.monotonic() > self._remap_until:
+            self._remap_until = 0.0
 
     def _leave_fullscreen(self) -> None:
         cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_NORMAL)
@@ -229,6 +218,8 @@ class Window:
         if image is not None or self._help_visible_changed():
             self._paint()
         key = cv2.waitKey(wait_ms) & 0xFF
+        if self._remap_until:
+            self._remap()
         if self._window_was_closed():
             self.closed = True
             return CLOSED

@@ -18,6 +18,7 @@ from typing import Any
 
 import av
 import numpy as np
+from waiting import wait_until  # noqa: F401 (tests import it from here too)
 
 from livedet.detections import Detections
 from livedet.errors import SourceError
@@ -42,7 +43,7 @@ def detect_one_person(images: Sequence[np.ndarray]) -> Prediction:
 
 def slow_detector(seconds: float) -> Callable[[Sequence[np.ndarray]], Prediction]:
     def predict(images: Sequence[np.ndarray]) -> Prediction:
-        time.sleep(seconds)
+        time.sleep(seconds)  # the behaviour: a model this slow
         return detect_one_person(images)
 
     return predict
@@ -67,15 +68,17 @@ class FakeCapture:
         self.interval = interval
         self.reads = 0
         self.released = False
+        self.stalling = threading.Event()  # set once a read hangs in `stall`
 
     def read(self) -> tuple[bool, Any]:
         if self.frames is not None and self.reads >= self.frames:
             if self.stall is not None:
+                self.stalling.set()
                 self.stall.wait()  # a network stream that stops sending without closing
             return False, None
         self.reads += 1
         if self.interval:
-            time.sleep(self.interval)
+            time.sleep(self.interval)  # the behaviour: a camera's frame interval
         return True, np.full((self.height, self.width, 3), self.reads % 256, np.uint8)
 
     def release(self) -> None:
@@ -160,7 +163,7 @@ class EndlessFile(RecordedSource):
         if self.fail_at is not None and self.index >= self.fail_at:
             raise ValueError("sensor on fire")
         if self.interval:
-            time.sleep(self.interval)
+            time.sleep(self.interval)  # the behaviour: a file decoded this slowly
         width, height = self.size
         image = np.full((height, width, 3), 90, np.uint8)
         image[..., 0] = self.index % 256
@@ -245,11 +248,3 @@ def jsonl_frames(path: Path) -> list[int]:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll `condition` until true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
-        time.sleep(0.005)

@@ -196,7 +196,7 @@ class MjpegServer:
             if number > last_sent:
                 return number
             due = self._origin + (last_sent + 1) / self.fps
-            time.sleep(max(0.0, min(0.05, due - time.monotonic())))
+            time.sleep(max(0.0, min(0.05, due - time.monotonic())))  # the behaviour: fps
         return None
 
 
@@ -267,7 +267,7 @@ def main() -> None:
     with MjpegServer(fps=args.fps, image=image, port=args.port) as server:
         print(f"serving {server.url} at {args.fps:g} fps; Ctrl-C stops", flush=True)
         try:
-            while True:
+            while True:  # serve until Ctrl-C (a person's manual run, not a test)
                 time.sleep(1)
         except KeyboardInterrupt:
             pass

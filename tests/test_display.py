@@ -1,5 +1,12 @@
 """The real window, under Xvfb bare and with openbox: it appears, shows boxes, fills the screen
-in fullscreen, returns key events, and q / Esc / the window manager's close end a run cleanly."""
+in fullscreen, returns key events, and q / Esc / the window manager's close end a run cleanly.
+
+Every launch is the only one: a test waits for what it needs to see (the window mapped, its
+picture on the screen) and fails saying what did not happen. Two causes once made launches fail
+now and then, and were retried: Xvfb resetting itself whenever its last client (an xdotool call)
+left, which refused a connection made meanwhile (Qt then aborts: no window at all), now `-noreset`;
+and Qt leaving a window on a bare X server unpainted, which livedet.display.Window now prevents.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,16 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from waiting import wait_until
 from xwd import read_xwd
 
+from livedet.display import CLOSED_AFTER_HIDDEN_SECONDS
 from livedet.render_style import class_colour
 
 pytestmark = [
@@ -27,18 +37,26 @@ pytestmark = [
 
 
 def _start_xvfb(number):
+    # -noreset: by default Xvfb resets itself whenever its last client leaves (each xdotool
+    # call), and refuses connections meanwhile: measured 20 of 300 connects failing while
+    # xdotool polled, and a livedet whose Qt connects then aborts with no window at all.
     server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     display = f":{number}"
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
+    try:
+        wait_until(
+            lambda: Path(f"/tmp/.X11-unix/X{number}").exists() or server.poll() is not None,
+            10,
+            f"Xvfb to listen on :{number}",
+            every=0.05,
+        )
+        assert server.poll() is None, f"Xvfb :{number} exited with {server.returncode}"
+    except AssertionError:
+        server.kill()
+        raise
     return server, display
 
 
@@ -60,11 +78,17 @@ def wm_display():
     wm = subprocess.Popen(
         ["openbox"], env=_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 10
-    while subprocess.run(["wmctrl", "-m"], env=_env(display), capture_output=True).returncode:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+
+    def running():  # wmctrl -m fails until a window manager has announced itself
+        found = subprocess.run(["wmctrl", "-m"], env=_env(display), capture_output=True)
+        return found.returncode == 0
+
+    try:
+        wait_until(running, 15, "openbox to run (wmctrl -m)", every=0.1)
+    except AssertionError:
+        wm.kill()
+        server.kill()
+        raise
     yield display
     wm.terminate()
     wm.wait(5)
@@ -100,13 +124,19 @@ def _livedet_windows(display, *, only_visible):
     return found.stdout.split()
 
 
-def _window_id(display, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if windows := _livedet_windows(display, only_visible=True):
-            return windows[0]
-        time.sleep(0.2)
-    raise AssertionError("the livedet window never appeared")
+def _window_id(display, process=None, timeout=60.0):
+    """The mapped livedet window (of ``process``: fails at once if it exits without one)."""
+    found: list[str] = []
+
+    def mapped():
+        if process is not None and process.poll() is not None:
+            err = process.communicate()[1][-2000:]
+            raise AssertionError(f"livedet exited ({process.returncode}) with no window: {err}")
+        found[:] = _livedet_windows(display, only_visible=True)
+        return bool(found)
+
+    wait_until(mapped, timeout, "the livedet window to be mapped", every=0.2)
+    return found[0]
 
 
 def _screenshot(display, path):
@@ -134,20 +164,22 @@ def _boxes_on_screen(display, path):
     return bool(person.sum() > 50 and car.sum() > 50)
 
 
-def _wait_for_boxes(display, path, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not _boxes_on_screen(display, path):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
+def _wait_for_boxes(display, path, timeout=30.0):
+    """Wait until the screen shows boxes of both classes (screenshot kept at ``path``)."""
+    wait_until(
+        lambda: _boxes_on_screen(display, path), timeout, f"boxes on the screen ({path})", every=0.5
+    )
     return True
 
 
 def _wait_until_gone(display, timeout=10.0):
     """Wait until no livedet window is left, so the next test cannot find this one's."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _livedet_windows(display, only_visible=False):
-        time.sleep(0.2)
+    wait_until(
+        lambda: not _livedet_windows(display, only_visible=False),
+        timeout,
+        "the livedet windows to be gone",
+        every=0.2,
+    )
 
 
 def _key(display, window, key):
@@ -164,28 +196,12 @@ def test_window_shows_boxes_and_quits_on_key(x_display, tmp_path, color_model_b1
     frames, _ = make_frames(30, 320, 200)
     video = write_video(tmp_path / "in.mkv", frames, fps=15)
     stats = tmp_path / "stats.json"
-    # Under Xvfb without a window manager Qt occasionally maps the window but never paints it
-    # (measured 6 of 124 launches; unmap + map heals it; see README, Troubleshooting): such a
-    # launch is retried, at most twice.
-    for attempt in range(3):
-        process = _livedet(
-            x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
-        )
-        try:
-            window = _window_id(x_display, timeout=45.0)
-        except AssertionError:
-            process.kill()  # a --loop run never ends on its own
-            _, err = process.communicate(timeout=15)
-            _wait_until_gone(x_display)
-            assert attempt < 2, f"no livedet window in 3 launches; stderr: {err[-2000:]}"
-            continue
-        if _wait_for_boxes(x_display, tmp_path / "screen.png"):
-            break
-        process.kill()
-        _, err = process.communicate(timeout=15)
-        _wait_until_gone(x_display)
-        assert attempt < 2, f"no boxes visible in the window in 3 launches; stderr: {err[-2000:]}"
-    try:
+    process = _livedet(
+        x_display, "--video", video, "--loop", "--model", color_model_b1, "--stats", stats
+    )
+    try:  # a --loop run never ends on its own: the finally ends a failed one
+        window = _window_id(x_display, process, timeout=45.0)
+        _wait_for_boxes(x_display, tmp_path / "screen.png")
         _key(x_display, window, key)
         _, err = process.communicate(timeout=15)
     finally:
@@ -202,20 +218,22 @@ def test_photo_stays_on_screen_until_closed(x_display, tmp_path, color_model_b1)
     photo = np.full((240, 320, 3), 200, np.uint8)
     photo[40:100, 50:150] = (0, 0, 255)  # red in BGR
     cv2.imwrite(str(tmp_path / "p.png"), photo)
-    # A launch whose Qt window never reaches the bare X server (see the test above) is retried.
-    for attempt in range(3):
-        process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
-        try:
-            window = _window_id(x_display, timeout=30.0)
-            break
-        except AssertionError:
-            process.kill()
-            process.wait(15)
-            _wait_until_gone(x_display)
-            assert attempt < 2, "the photo window never appeared in 3 launches"
+    process = _livedet(x_display, "--video", tmp_path / "p.png", "--model", color_model_b1)
+    shot = tmp_path / "photo.png"
+
+    def red_on_screen():
+        screen = _screenshot(x_display, shot)
+        return (
+            screen is not None
+            and (np.abs(screen.astype(int) - (0, 0, 255)).max(axis=2) < 10).sum() > 2000
+        )
+
     try:
-        time.sleep(1.5)
-        assert process.poll() is None  # still showing the photo
+        window = _window_id(x_display, process, timeout=30.0)
+        wait_until(red_on_screen, 30, f"the photo on the screen ({shot})", every=0.2)
+        time.sleep(1.5)  # the behaviour under test: the photo stays up, the run does not end
+        assert process.poll() is None, "livedet ended while showing the photo"
+        assert red_on_screen(), "the photo left the screen"
         _key(x_display, window, "q")
         process.communicate(timeout=15)
     finally:
@@ -254,33 +272,33 @@ def _driver(display, width, height, *, fullscreen=False):
 
 
 def _start_probe(display, width, height, *, fullscreen=False):
-    """The driver and its window's id. On a bare X server Qt sometimes never maps a window (see
-    test_window_shows_boxes_and_quits_on_key): such a launch is retried, at most twice."""
-    for attempt in range(3):
-        process = _driver(display, width, height, fullscreen=fullscreen)
-        try:
-            return process, _probe_window(display)
-        except AssertionError:
-            process.kill()
-            process.wait(15)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """The driver and its window's id (the driver is killed if its window does not come)."""
+    process = _driver(display, width, height, fullscreen=fullscreen)
+    try:
+        return process, _probe_window(display, process)
+    except AssertionError:
+        process.kill()
+        process.wait(15)
+        raise
 
 
-def _probe_window(display, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = subprocess.run(
+def _probe_window(display, process, timeout=30.0):
+    found: list[str] = []
+
+    def mapped():
+        if process.poll() is not None:
+            err = process.communicate()[1][-2000:]
+            raise AssertionError(f"the probe exited ({process.returncode}) with no window: {err}")
+        found[:] = subprocess.run(
             ["xdotool", "search", "--onlyvisible", "--name", "^probe$"],
             env=_env(display),
             capture_output=True,
             text=True,
         ).stdout.split()
-        if found:
-            return found[0]
-        time.sleep(0.1)
-    raise AssertionError("the probe window never appeared")
+        return bool(found)
+
+    wait_until(mapped, timeout, "the probe window to be mapped", every=0.1)
+    return found[0]
 
 
 def _geometry(display, window):
@@ -295,13 +313,18 @@ def _geometry(display, window):
     return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
 
 
-def _wait_for(condition, timeout=30.0):  # generous: Qt settles slowly on a loaded machine
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+def _wait_for(condition, what, timeout=30.0, detail=None):
+    """wait_until for X: polled every 0.1 s (each poll runs xdotool or xwd), with a generous
+    timeout: Qt settles slowly on a loaded machine."""
+    wait_until(condition, timeout, what, every=0.1, detail=detail)
+
+
+def _managed(display, title):
+    """openbox lists the window titled ``title`` among those it manages (has re-parented)."""
+    listed = subprocess.run(["wmctrl", "-l"], env=_env(display), capture_output=True, text=True)
+    return listed.returncode == 0 and any(
+        line.split(None, 3)[3:] == [title] for line in listed.stdout.splitlines()
+    )
 
 
 def _finish(process, timeout=15):
@@ -316,8 +339,10 @@ def _finish(process, timeout=15):
 @pytest.mark.timeout(90)
 def test_fullscreen_without_window_manager_fills_the_screen_with_black_bars(x_display, tmp_path):
     process, window = _start_probe(x_display, 641, 361, fullscreen=True)  # 16:9 on a 16:10 screen
-    assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800)), _geometry(
-        x_display, window
+    _wait_for(
+        lambda: _geometry(x_display, window) == (0, 0, 1280, 800),
+        "the window to cover the screen",
+        detail=lambda: _geometry(x_display, window),
     )
     green = np.array((0, 160, 0))
 
@@ -330,7 +355,7 @@ def test_fullscreen_without_window_manager_fills_the_screen_with_black_bars(x_di
         # 1280 / 641 * 361 = 721 rows of picture, 39 black rows above and below
         return (picture > 0.99).sum() >= 715 and bars.max() < 8
 
-    assert _wait_for(filled, timeout=15)
+    _wait_for(filled, "the picture, with black bars, on the whole screen", timeout=15)
     _key(x_display, window, "q")
     out, err = _finish(process)
     assert process.returncode == 0 and out.split() == ["quit", "exited"], err
@@ -344,7 +369,9 @@ def test_window_larger_than_the_screen_is_fitted_to_it(x_display):
         x, y, width, height = _geometry(x_display, window)
         return width > 400 and x + width <= 1280 and y + height <= 800
 
-    assert _wait_for(fitted), _geometry(x_display, window)
+    _wait_for(
+        fitted, "the window fitted to the screen", detail=lambda: _geometry(x_display, window)
+    )
     x, y, width, height = _geometry(x_display, window)
     assert abs(width / height - 1352 / 900) < 0.02
     _key(x_display, window, "Escape")
@@ -355,13 +382,13 @@ def test_window_larger_than_the_screen_is_fitted_to_it(x_display):
 @pytest.mark.timeout(90)
 def test_keys_become_events_and_f_toggles_fullscreen(x_display):
     process, window = _start_probe(x_display, 320, 240)
-    assert _wait_for(lambda: _geometry(x_display, window)[2] == 320)
+    _wait_for(lambda: _geometry(x_display, window)[2] == 320, "the window 320 wide")
     for key in ["space", "s", "plus", "equal", "minus", "0", "3", "h", "h"]:
         _key(x_display, window, key)
     _key(x_display, window, "f")
-    assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800))
+    _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800), "f: fullscreen")
     _key(x_display, window, "f")
-    assert _wait_for(lambda: _geometry(x_display, window)[2] == 320)
+    _wait_for(lambda: _geometry(x_display, window)[2] == 320, "f again: the window 320 wide")
     _key(x_display, window, "q")
     out, err = _finish(process)
     assert out.split() == [
@@ -373,9 +400,13 @@ def test_keys_become_events_and_f_toggles_fullscreen(x_display):
 @pytest.mark.timeout(90)
 def test_window_closed_by_the_window_manager_ends_cleanly(wm_display):
     process = _driver(wm_display, 320, 240)
-    _probe_window(wm_display)
-    time.sleep(0.5)  # let openbox manage it: a close sent before is not a user's close
-    assert process.poll() is None  # mapping under a window manager does not read as "closed"
+    _probe_window(wm_display, process)
+    # A close sent before openbox manages the window is not a user's close: wait until it does.
+    _wait_for(lambda: _managed(wm_display, "probe"), "openbox to manage the probe window")
+    # The behaviour under test: openbox re-parenting (unmapping and mapping) the window does not
+    # read as "closed", which would end the probe CLOSED_AFTER_HIDDEN_SECONDS after the unmap.
+    time.sleep(4 * CLOSED_AFTER_HIDDEN_SECONDS)
+    assert process.poll() is None, "mapping under a window manager read as closed"
     # What the close button and Alt+F4 send: _NET_CLOSE_WINDOW to the window manager.
     subprocess.run(["wmctrl", "-c", "probe"], env=_env(wm_display), check=True, timeout=10)
     out, err = _finish(process)
@@ -394,9 +425,9 @@ def test_demo_window_closed_by_window_manager_exits_0_with_every_frame_written(
     out_file, stats = tmp_path / "demo.mp4", tmp_path / "stats.json"
     process = _livedet(wm_display, "demo", "--show", "--loop", "--out", out_file, "--stats", stats)
     try:
-        window = _window_id(wm_display, timeout=120)
-        # A windowed live run under a window manager keeps running (it once stopped itself
-        # after 2-6 frames): still alive 4 s after the window appeared.
+        window = _window_id(wm_display, process, timeout=120)
+        # The behaviour under test: a windowed live run under a window manager keeps running
+        # (it once stopped itself after 2-6 frames): still alive 4 s after the window appeared.
         time.sleep(4)
         assert process.poll() is None, process.communicate()[1][-2000:]
         subprocess.run(["wmctrl", "-c", "livedet"], env=_env(wm_display), check=True)
@@ -436,40 +467,26 @@ def test_grid_window_shows_every_source_and_a_number_key_shows_one(
     first = write_video(tmp_path / "a.mkv", frames, fps=15)
     second = write_video(tmp_path / "b.mkv", frames, fps=15)
 
-    def grid_shown() -> bool:
-        shot = _screenshot(x_display, tmp_path / f"grid{attempt}.png")
-        return shot is not None and _person_boxes(shot) == 2
+    def person_boxes(name):
+        """The person boxes on the screen now (None: no screenshot), kept as `name`.png."""
+        shot = _screenshot(x_display, tmp_path / f"{name}.png")
+        return None if shot is None else _person_boxes(shot)
 
-    for attempt in range(2):
-        process = _livedet(
-            x_display, "--video", first, "--video", second, "--loop", "--model", color_model_b1
-        )
-        window = _window_id(x_display)
-        if _wait_for(grid_shown, timeout=30):
-            break
-        # Qt under a bare X server now and then maps a window and never paints it (README,
-        # Troubleshooting: 6 of 124 launches); a second launch tells that from a broken grid.
-        process.kill()
-        process.wait(15)
-        _wait_until_gone(x_display)
-        assert attempt == 0, "the grid does not show both sources' boxes in 2 launches"
+    def seen(name):  # what a failed wait says it saw
+        return lambda: f"{person_boxes(name)} person boxes on the screen ({tmp_path}/{name}.png)"
+
+    process = _livedet(
+        x_display, "--video", first, "--video", second, "--loop", "--model", color_model_b1
+    )
     try:
-        _key(x_display, window, "1")  # source 1 alone, large
-        assert _wait_for(
-            lambda: (
-                (shot := _screenshot(x_display, tmp_path / "one.png")) is not None
-                and _person_boxes(shot) == 1
-            ),
-            timeout=15,
-        ), "key 1 did not show source 1 alone"
-        _key(x_display, window, "0")  # back to the grid
-        assert _wait_for(
-            lambda: (
-                (shot := _screenshot(x_display, tmp_path / "back.png")) is not None
-                and _person_boxes(shot) == 2
-            ),
-            timeout=15,
+        window = _window_id(x_display, process)
+        _wait_for(
+            lambda: person_boxes("grid") == 2, "the grid: both sources' boxes", 30, seen("grid")
         )
+        _key(x_display, window, "1")  # source 1 alone, large
+        _wait_for(lambda: person_boxes("one") == 1, "key 1: source 1 alone", 15, seen("one"))
+        _key(x_display, window, "0")  # back to the grid
+        _wait_for(lambda: person_boxes("back") == 2, "key 0: the grid again", 15, seen("back"))
         _key(x_display, window, "q")
         _, err = process.communicate(timeout=15)
     finally:
@@ -506,8 +523,12 @@ def test_the_readme_kiosk_file_runs_as_written(x_display, tmp_path, real_centern
         )
         process = _livedet(x_display, "--config", tmp_path / "kiosk.toml", "--max-frames", 40)
         try:
-            window = _window_id(x_display)
-            assert _wait_for(lambda: _geometry(x_display, window) == (0, 0, 1280, 800))
+            window = _window_id(x_display, process)
+            _wait_for(
+                lambda: _geometry(x_display, window) == (0, 0, 1280, 800),
+                "the kiosk window to cover the screen",
+                detail=lambda: _geometry(x_display, window),
+            )
             _, err = process.communicate(timeout=120)
         finally:
             process.kill()
@@ -543,15 +564,13 @@ def test_fullscreen_under_a_window_manager_covers_the_title_bar_too(wm_display, 
     process, window = _start_probe(wm_display, 640, 400, fullscreen=True)
     shot = tmp_path / "fullscreen_wm.png"
     try:
-        assert _wait_for(lambda: _picture_fills_the_screen(wm_display, window, shot), 20), (
-            _geometry(wm_display, window)
-        )
+        filled = partial(_picture_fills_the_screen, wm_display, window, shot)
+        where = partial(_geometry, wm_display, window)
+        _wait_for(filled, f"the picture alone on the screen ({shot})", 20, where)
         _key(wm_display, window, "f")  # back to a window: openbox decorates it again
-        assert _wait_for(lambda: _geometry(wm_display, window)[2:] == (640, 400), timeout=20)
+        _wait_for(lambda: where()[2:] == (640, 400), "f: a 640x400 window", 20, where)
         _key(wm_display, window, "f")
-        assert _wait_for(lambda: _picture_fills_the_screen(wm_display, window, shot), 20), (
-            _geometry(wm_display, window)
-        )
+        _wait_for(filled, f"f again: the picture alone on the screen ({shot})", 20, where)
         _key(wm_display, window, "q")
         out, err = _finish(process)
     finally:
@@ -566,48 +585,21 @@ def test_fullscreen_stays_whole_when_a_window_manager_starts_after_the_window(tm
     comes second must not turn the fullscreen window into a normal one with a title bar."""
     if shutil.which("openbox") is None or shutil.which("wmctrl") is None:
         pytest.skip("needs openbox and wmctrl (apt-get install openbox wmctrl)")
-    from functools import partial
-
-    from livedet.x11 import XServer
-
     server, display = _start_xvfb(1100 + os.getpid() % 500)
     wm = process = None
     shot = tmp_path / "fullscreen_late_wm.png"
-
-    def probe_left():  # a killed probe's window may linger a moment
-        found = subprocess.run(
-            ["xdotool", "search", "--name", "^probe$"], env=_env(display), capture_output=True
-        )
-        return bool(found.stdout.split())
-
-    def managed():  # openbox lists the windows it manages (it has re-parented the probe)
-        listed = subprocess.run(["wmctrl", "-l"], env=_env(display), capture_output=True)
-        return listed.returncode == 0 and b" probe" in listed.stdout
-
     try:
-        # A client kept connected: Xvfb resets itself whenever its last client leaves (each
-        # xdotool call), and a probe connecting during a reset can get a broken window.
-        with XServer(display):
-            # On a loaded machine Qt on a bare X server now and then leaves a mapped window
-            # unpainted (black; the same before this test's fix): such a launch is retried.
-            for attempt in range(3):
-                process, window = _start_probe(display, 640, 400, fullscreen=True)
-                shown = partial(_picture_fills_the_screen, display, window, shot)
-                if _wait_for(shown, timeout=15):
-                    break
-                process.kill()
-                process.wait(15)
-                _wait_for(lambda: not probe_left(), timeout=10)
-                assert attempt < 2, "the fullscreen probe never showed its picture"
-            wm = subprocess.Popen(
-                ["openbox"], env=_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            assert _wait_for(managed, timeout=15), "openbox did not take the window"
-            assert _wait_for(lambda: _picture_fills_the_screen(display, window, shot), 20), (
-                _geometry(display, window)
-            )
-            _key(display, window, "q")
-            out, err = _finish(process)
+        process, window = _start_probe(display, 640, 400, fullscreen=True)
+        filled = partial(_picture_fills_the_screen, display, window, shot)
+        where = partial(_geometry, display, window)
+        _wait_for(filled, f"the picture alone on the bare screen ({shot})", 20, where)
+        wm = subprocess.Popen(
+            ["openbox"], env=_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_for(lambda: _managed(display, "probe"), "openbox to take the window", 15)
+        _wait_for(filled, f"the picture alone on the screen under openbox ({shot})", 20, where)
+        _key(display, window, "q")
+        out, err = _finish(process)
     finally:
         if process is not None:
             process.kill()

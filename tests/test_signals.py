@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fakes import decoded_count
 from fixture_models import GREEN, make_frames, write_video
+from waiting import wait_until
 
 # A signalled run must be gone this soon. It needs ~0.1 s on an idle machine; the margin is for
 # CI runners whose cores are busy with other jobs.
@@ -54,11 +54,11 @@ class Livedet:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not condition():
+        def met() -> bool:
             assert self.proc.poll() is None, f"livedet exited before {what}: {self.lines}"
-            assert time.monotonic() < deadline, f"no {what} after {STARTUP_TIMEOUT} s"
-            time.sleep(0.02)
+            return condition()
+
+        wait_until(met, STARTUP_TIMEOUT, what, every=0.02, detail=lambda: self.lines[-20:])
 
     def signal_and_wait(self, signum: int, deadline: float = EXIT_DEADLINE) -> int:
         self.proc.send_signal(signum)
@@ -109,6 +109,12 @@ def partial_files(tmp_path: Path) -> list[Path]:
     return sorted(tmp_path.glob(".*livedet-partial*"))
 
 
+def frames_written(tmp_path: Path) -> bool:
+    """Frames came through every stage (read, inference, render) to the writer: the hidden
+    partial detections file has grown (it is written in 8 KB blocks, some 40 frames each)."""
+    return any(p.suffix == ".jsonl" and p.stat().st_size > 0 for p in partial_files(tmp_path))
+
+
 def assert_whole_outputs(tmp_path: Path, reason: str) -> int:
     """The three outputs agree: N frames in the video, N lines in frame order, frames_out == N.
 
@@ -154,8 +160,7 @@ def test_signal_mid_run_exits_promptly_with_whole_outputs(
         stats,
         "--verbose",
     )
-    livedet.wait_for(lambda: any("loaded" in line for line in livedet.lines), "model loaded")
-    time.sleep(1.0)  # frames are flowing through every stage
+    livedet.wait_for(lambda: frames_written(tmp_path), "frames written (the partial .jsonl)")
     assert livedet.signal_and_wait(signum) == code
     assert_whole_outputs(tmp_path, signal.Signals(signum).name)
     assert not any("Traceback" in line for line in livedet.lines)
@@ -183,8 +188,7 @@ def test_second_sigint_aborts_and_outputs_still_agree(
         stats,
         "--verbose",
     )
-    livedet.wait_for(lambda: any("loaded" in line for line in livedet.lines), "model loaded")
-    time.sleep(1.0)
+    livedet.wait_for(lambda: frames_written(tmp_path), "frames written (the partial .jsonl)")
     livedet.proc.send_signal(signal.SIGINT)
     assert livedet.signal_and_wait(signal.SIGINT) == 130
     assert_whole_outputs(tmp_path, "SIGINT")

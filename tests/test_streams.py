@@ -31,6 +31,7 @@ from one_lane import one_lane_pipeline
 
 from livedet.errors import RuntimeFailure
 from livedet.pipeline import PipelineOptions, Shutdown
+from livedet.render_status import status_lines
 from livedet.sinks import VideoSink
 from livedet.streams import LiveSource
 
@@ -138,7 +139,13 @@ def test_stalled_read_is_detected_after_stall_timeout() -> None:
 def test_stop_during_a_stalled_read_does_not_wait_for_the_stall_timeout() -> None:
     stall = threading.Event()
     shutdown = Shutdown()  # shared with the source, as app.run does
-    camera = Camera(FakeCapture(frames=4, stall=stall))
+    capture = FakeCapture(frames=4, stall=stall)
+    camera = Camera(capture)
+
+    def ctrl_c_while_the_stream_hangs() -> None:
+        capture.stalling.wait(10)  # the test fails below if it never hangs
+        shutdown.stop("Ctrl-C")
+
     try:
         with live_source(camera, stall_timeout=10.0, wait=shutdown.wait) as source:
             pipeline = one_lane_pipeline(
@@ -148,12 +155,13 @@ def test_stop_during_a_stalled_read_does_not_wait_for_the_stall_timeout() -> Non
                 video_out=RecordingVideo(),
                 shutdown=shutdown,
             )
-            threading.Timer(0.5, shutdown.stop, args=("Ctrl-C",)).start()  # while the stream hangs
+            threading.Thread(target=ctrl_c_while_the_stream_hangs, daemon=True).start()
             started = time.perf_counter()
             stats = pipeline.run()
             elapsed = time.perf_counter() - started
     finally:
         stall.set()
+    assert capture.stalling.is_set(), "the stream never hung: the stop came without a stall"
     assert elapsed < 2
     assert stats.outages == 0  # stopping is not an outage
     assert stats.frames_in == 4
@@ -194,7 +202,7 @@ class FakeWindow:
     def show(self, image: np.ndarray | None, wait_ms: int = 1) -> str | None:
         if image is not None:
             self.shown.append((self.source.status, image.copy()))
-        time.sleep(wait_ms / 1000)
+        time.sleep(wait_ms / 1000)  # the behaviour: the real window waits this long for a key
         return None
 
 
@@ -204,9 +212,17 @@ def test_screen_says_reconnecting_during_an_outage() -> None:
 
     def note_status() -> None:
         if camera.opens > 1:  # a reconnect attempt: no frame arrives meanwhile
-            # What the overlay says (render_status draws the state upper-case), read publicly.
-            status_during_outage.append([pipeline.statuses()[0].state.upper()])
-            time.sleep(0.3)  # frames in flight are on screen by now; only the outage is left
+            # The overlay's lines for the source's public status, as render_status makes them.
+            now = pipeline.statuses()[0]
+            status_during_outage.append(
+                status_lines(fps=now.fps, live=now.live, source_status=now.state)
+            )
+            # The attempt waits until the screen has shown the picture that says it.
+            wait_until(
+                lambda: any(status == now.state for status, _ in window.shown),
+                10,
+                f"the screen to show the last picture while {now.state!r}",
+            )
 
     camera = Camera(
         FakeCapture(frames=5, interval=0.005),
