@@ -58,7 +58,7 @@ class SourceAnalytics:
     ) -> tuple[Detections, list[dict[str, Any]]]:
         """A fresh inference: update the tracker and the counters; the tracked boxes, and the
         enter/exit/cross events they caused (for the --events file, the web view, MQTT)."""
-        tracked = self.tracker.update(detections, timestamp)
+        tracked = self.tracker.update(detections, timestamp, frame)
         self.inferences += 1
         self._inference_times = [*self._inference_times[-29:], timestamp]
         counters = self._counters(frame)
@@ -130,7 +130,7 @@ def make_analytics(
     """One SourceAnalytics per source name: trackers drawing ids from one counter (ids never
     collide across sources), counters for --line/--zone."""
     from livedet.motion import tracks_kept_for
-    from livedet.tracking import ByteTrack, TrackIdCounter
+    from livedet.tracking import TrackIdCounter, create_tracker
 
     ids = TrackIdCounter()
     gated = config.detect_on == "motion" or (config.detect_on is None and config.live)
@@ -140,8 +140,11 @@ def make_analytics(
             parse_class_filter(",".join(sorted(zone.classes)), labels, f"zone {zone.name} classes")
     return [
         SourceAnalytics(
-            ByteTrack(
+            create_tracker(
+                config.tracker,
                 ids=ids,
+                camera_motion=config.camera_motion,
+                appearance=config.appearance,
                 new_track_min_score=config.threshold or 0.5,
                 lost_track_seconds=tracks_kept_for(config.detect_every if gated else None),
             ),

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from livedet.config import Config
+from livedet.tracking_engines import ENGINES
 
 DEFAULTS = Config()  # the flags' defaults are Config's: one place for each
 
@@ -53,6 +54,24 @@ def add_watching_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stable ids on boxes; live: every camera frame shown, boxes carried between "
         "inferences",
+    )
+    trk.add_argument(
+        "--tracker",
+        choices=ENGINES,
+        default=DEFAULTS.tracker,
+        help=f"how boxes are linked over time ({DEFAULTS.tracker}; docs/tracking.md compares them)",
+    )
+    trk.add_argument(
+        "--camera-motion",
+        action="store_true",
+        help="the camera shakes or pans: follow its motion so ids hold (2-3.5 ms an inference)",
+    )
+    trk.add_argument(
+        "--no-appearance",
+        dest="appearance",
+        action="store_false",
+        help="a returning object always gets a new id (default: its old one if it looks the "
+        "same; two look-alikes can swap)",
     )
     trk.add_argument(
         "--line",

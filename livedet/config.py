@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from livedet.atomic import check_output_path
+from livedet.clip_settings import check_clip_settings
 from livedet.errors import UsageError
-from livedet.event_media import check_clip_settings
 from livedet.folders import create_folder, remove_created
 from livedet.motion import DETECT_EVERY_S, check_gate_flags
 from livedet.records import DETECTION_FORMATS
@@ -19,6 +19,7 @@ from livedet.render import OVERLAY_MODES
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
 from livedet.source_settings import SourceSettings, is_live_target, unique_stem
 from livedet.streams import STALL_TIMEOUT_S
+from livedet.tracking_engines import check_tracker_settings
 
 OVERLAYS = OVERLAY_MODES  # the status text choices, as livedet.render draws them
 
@@ -43,7 +44,10 @@ class Config:
     fullscreen: bool = False
     overlay: str | None = None  # full|fps|none; None: full on screen/live, none in file recordings
     video_quality: str = "balanced"  # fast|balanced|small: H.264 speed against file size
-    track: bool = False  # stable ids on boxes (ByteTrack); live: every camera frame shown
+    track: bool = False  # stable ids on boxes; live: every camera frame shown
+    tracker: str = "bytetrack"  # bytetrack|ocsort|botsort (livedet.tracking_engines)
+    camera_motion: bool = False  # follow a moving/shaking camera's motion when tracking
+    appearance: bool = True  # a returning object gets its old id back by its look
     lines: tuple[str, ...] = ()  # --line x1,y1,x2,y2[:name]: crossings counted in and out
     zones: tuple[str, ...] = ()  # --zone x1,y1,x2,y2,x3,y3,...[:name]: inside, entries, exits
     events: Path | None = None  # --events FILE.jsonl: one line per enter/exit/cross
@@ -196,6 +200,7 @@ class Config:
             )
         if (self.lines or self.zones or self.events or self.require_zone) and not self.track:
             raise UsageError("--line, --zone and --events count tracked objects; add --track")
+        check_tracker_settings(self.tracker, self.camera_motion, tracking=self.track)
         check_rules(self.loiter, self.require_zone, self.regions()[1])  # parse errors too
         named = [(s.name or s.display_name(), s.masks) for s in sources]
         check_masks(self.masks, self.mask_style, named)

@@ -34,7 +34,6 @@ from livedet.snapshots import SourceSnapshots
 log = logging.getLogger(__name__)
 
 CLIP_EVENTS = frozenset({"appear", "enter", "cross"})  # what opens (or extends) a clip
-MAX_ROLL_S = 60.0  # the longest pre- and post-roll: the ring stays small
 FORGET_APPEARED_S = 60.0  # a track unseen this long and seen again appears again
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MEDIA_SUFFIX = re.compile(r"\.(mp4|mkv|avi|mov|webm|m4v|ts|jpe?g|png|bmp|webp)$", re.IGNORECASE)
@@ -263,30 +262,3 @@ def open_event_media(
     )
     resources.callback(media.close)
     return media
-
-
-def check_clip_settings(config: Any) -> None:
-    """--clips, --pre-roll, --post-roll, --keep-days, --keep-gb (UsageError, one line)."""
-    from livedet.errors import UsageError
-
-    for flag, seconds in (("--pre-roll", config.pre_roll), ("--post-roll", config.post_roll)):
-        if not 0 <= seconds <= MAX_ROLL_S:
-            raise UsageError(f"{flag} {seconds:g}: must be 0 to {MAX_ROLL_S:g} seconds, e.g. 5")
-    for flag, limit in (("--keep-days", config.keep_days), ("--keep-gb", config.keep_gb)):
-        if limit is not None and limit <= 0:
-            raise UsageError(f"{flag} {limit:g}: must be more than 0")
-    keeping = config.keep_days is not None or config.keep_gb is not None
-    if config.clips is None:
-        if keeping and config.out_dir is None:
-            raise UsageError("--keep-days and --keep-gb clean --clips and --out-dir; add one")
-        return
-    if not config.track:
-        raise UsageError("--clips records the events of tracked objects; add --track")
-    try:
-        import av
-    except ImportError:
-        raise UsageError("--clips needs PyAV: pip install av") from None
-    if "libx264" not in av.codecs_available:
-        raise UsageError(f"--clips needs libx264, which PyAV {av.__version__} was built without")
-    if config.clips.exists() and not config.clips.is_dir():
-        raise UsageError(f"--clips {config.clips} is a file; give a folder (made if missing)")

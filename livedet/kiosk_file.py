@@ -65,6 +65,10 @@ RUN_KEYS: dict[str, type] = {
     "mask_style": str,
     "keep_masked_detections": bool,
     "blur": str,
+    "track": bool,
+    "tracker": str,
+    "camera_motion": bool,
+    "appearance": bool,
     "loiter": float,
     "require_zone": str,
 }

@@ -4,8 +4,9 @@ The pipeline calls ``update`` with each fresh inference and ``predict`` for came
 none (the smooth live view); neither knows about threads. One tracker per source; the sources
 share a `TrackIdCounter`, so an id names one object across all sources (never two).
 
-The engine is Roboflow's ``trackers`` ByteTrack (optional extra ``track``), imported only when a
-tracker is built. Another engine fits behind `Tracker` without touching the pipeline.
+The engines are Roboflow's ``trackers`` (optional extra ``track``: ByteTrack, OC-SORT, BoT-SORT,
+see livedet.tracking_engines), imported only when a tracker is built. Another engine fits behind
+`Tracker` without touching the pipeline.
 """
 
 from __future__ import annotations
@@ -18,21 +19,30 @@ import numpy as np
 
 from livedet.detections import Detections
 from livedet.errors import UsageError
+from livedet.reattach import Reattach
+from livedet.tracking_engines import (
+    ENGINES,
+    CameraMotion,
+    build_engine,
+    compare_for_gap,
+    set_new_track_min_score,
+)
 
 if TYPE_CHECKING:
     import supervision as sv
 
-# Similarity a box needs to continue a track (see ByteTrack's `match`), tuned on the bench scenes.
-_MIN_IOU, _MIN_DIOU = 0.1, -0.2
 UNCONFIRMED = -1  # track id of a box the tracker has seen once, or not matched to a track
 
 
 class Tracker(Protocol):
     """What the pipeline needs from a tracker: one per source, called from one thread."""
 
-    def update(self, detections: Detections, timestamp: float) -> Detections:
-        """The fresh detections of the frame captured at `timestamp` (seconds, increasing), in
-        their input order, with `track_ids` set (UNCONFIRMED for a box without an id yet)."""
+    def update(
+        self, detections: Detections, timestamp: float, frame: np.ndarray | None = None
+    ) -> Detections:
+        """The fresh detections of `frame` (BGR, not drawn on; optional), captured at
+        `timestamp` (seconds, increasing), in their input order, with `track_ids` set
+        (UNCONFIRMED for a box without an id yet)."""
         ...
 
     def predict(self, timestamp: float) -> Detections:
@@ -63,9 +73,16 @@ class TrackIdCounter:
             return next(self._next)
 
 
-class ByteTrack:
-    """ByteTrack (Zhang et al. 2022) from the ``trackers`` package, with livedet's Detections.
+class LibraryTracker:
+    """A tracking engine of the ``trackers`` package (livedet.tracking_engines), with livedet's
+    Detections, shared ids and boxes carried between inferences.
 
+    engine: "bytetrack" (ByteTrack, Zhang et al. 2022; the default), "ocsort" or "botsort"
+        (BoT-SORT's association); measured in docs/tracking.md.
+    camera_motion: follow the camera's own motion (shake, pan) from the frames given to update,
+        and move the tracks with it before matching (BoT-SORT's compensation; any engine).
+    appearance: a new track takes the id of a recently lost one of the same look (an object
+        that left the frame and came back; livedet.reattach). Needs the frames.
     lost_track_seconds: how long an object may go undetected (occluded, missed) and come back with
         the same id; longer bridges longer occlusions but may hand an id to a newcomer at the same
         place. In seconds, so it means the same at 0.5 and at 30 inferences per second.
@@ -90,6 +107,7 @@ class ByteTrack:
 
     def __init__(
         self,
+        engine: str = "bytetrack",
         *,
         lost_track_seconds: float = 2.0,
         new_track_min_score: float = 0.5,
@@ -100,27 +118,27 @@ class ByteTrack:
         carry: str = "linear",
         max_carry_s: float = 2.0,
         ids: TrackIdCounter | None = None,
+        camera_motion: bool = False,
+        appearance: bool = True,
     ) -> None:
         if match not in ("auto", "diou", "iou"):
             raise UsageError(f"match {match!r}: unknown; choose auto, diou or iou")
         if carry not in ("linear", "kalman"):
             raise UsageError(f"carry {carry!r}: unknown; choose linear or kalman")
-        try:
-            from trackers import ByteTrackTracker, DIoU, IoU
-        except ImportError as e:
-            raise UsageError(
-                f"tracking needs the 'trackers' package ({e}); "
-                "install it: pip install 'livedet[track]'"
-            ) from e
-        self._engine = ByteTrackTracker(
-            lost_track_buffer=max(0, round(lost_track_seconds * 30.0)),  # counted in 30 fps frames
+        self.engine_name = engine
+        self._engine = build_engine(
+            engine,
+            lost_track_seconds=lost_track_seconds,
             frame_rate=frame_rate,
-            track_activation_threshold=new_track_min_score,
-            minimum_consecutive_frames=confirm_hits,
-            minimum_iou_threshold=_MIN_IOU,
-            high_conf_det_threshold=high_score,
+            new_track_min_score=new_track_min_score,
+            high_score=high_score,
+            confirm_hits=confirm_hits,
+            camera_motion=camera_motion,
         )
-        self._iou, self._diou = IoU(), DIoU()
+        # BoT-SORT compensates inside its update; the others get it from here.
+        self._camera_motion = CameraMotion() if camera_motion and engine != "botsort" else None
+        self._uses_frame = camera_motion  # else the engine would warn that it goes unused
+        self._reattach = Reattach() if appearance else None
         self._match = match
         self._frame_rate = frame_rate
         self._carry = carry
@@ -133,25 +151,35 @@ class ByteTrack:
         self._last_timestamp: float | None = None
 
     def set_new_track_min_score(self, score: float) -> None:
-        self._engine.track_activation_threshold = score
+        set_new_track_min_score(self._engine, score)
 
-    def update(self, detections: Detections, timestamp: float) -> Detections:
+    def update(
+        self, detections: Detections, timestamp: float, frame: np.ndarray | None = None
+    ) -> Detections:
         if self._last_timestamp is not None and timestamp <= self._last_timestamp:
             # The engine would skip (and warn); nudge so a repeated clock reading keeps tracks.
             timestamp = self._last_timestamp + 1e-6
         gap = None if self._last_timestamp is None else timestamp - self._last_timestamp
         slow = self._match == "diou" or (self._match == "auto" and gap is not None and gap > 0.1)
-        self._engine.iou = self._diou if slow else self._iou
-        self._engine.minimum_iou_threshold = _MIN_DIOU if slow else _MIN_IOU
+        compare_for_gap(self._engine, slow)
         self._last_timestamp = timestamp
-        tracked = self._engine.update(_to_supervision(detections), timestamp=timestamp)
+        if self._camera_motion is not None and frame is not None:
+            self._camera_motion.compensate(self._engine, frame, detections.boxes)
+        given = frame if self._uses_frame and self._camera_motion is None else None
+        tracked = self._engine.update(_to_supervision(detections), given, timestamp=timestamp)
         # An empty result comes without the "row" data column.
         rows = np.asarray(tracked.data.get("row", np.zeros(0)), np.int64)
         engine_ids = np.asarray(tracked.tracker_id, np.int64)
         order = np.argsort(rows, kind="stable")  # back to the caller's order
         rows, engine_ids = rows[order], engine_ids[order]
-        track_ids = np.array([self._global_id(int(i)) for i in engine_ids], np.int64)
+        boxes, class_ids = detections.boxes[rows], detections.class_ids[rows]
+        track_ids = self._shared_ids(engine_ids, boxes, class_ids, frame, timestamp)
         self._forget_dead_tracks()
+        if self._reattach is not None and frame is not None:
+            confirmed = track_ids != UNCONFIRMED
+            self._reattach.observe(
+                frame, boxes[confirmed], class_ids[confirmed], track_ids[confirmed], timestamp
+            )
         for row, track_id in zip(rows, track_ids, strict=True):
             if track_id != UNCONFIRMED:
                 recent = self._history.setdefault(int(track_id), [])
@@ -193,17 +221,50 @@ class ByteTrack:
 
     def reset(self) -> None:
         self._engine.reset()
+        if self._camera_motion is not None:
+            self._camera_motion.reset()
         self._global_ids.clear()
         self._last_seen.clear()
         self._history.clear()
         self._last_timestamp = None
+        if self._reattach is not None:
+            self._reattach.reset()
 
-    def _global_id(self, engine_id: int) -> int:
-        if engine_id < 0:
-            return UNCONFIRMED
-        if engine_id not in self._global_ids:
-            self._global_ids[engine_id] = self._ids.take()
-        return self._global_ids[engine_id]
+    def _shared_ids(
+        self,
+        engine_ids: np.ndarray,
+        boxes: np.ndarray,
+        class_ids: np.ndarray,
+        frame: np.ndarray | None,
+        timestamp: float,
+    ) -> np.ndarray:
+        """The shared id of each engine id; a newly confirmed track gets a fresh one, or the id
+        of the lost track it continues (appearance)."""
+        present = {self._global_ids[int(i)] for i in engine_ids if int(i) in self._global_ids}
+        shared = []
+        for engine_id, box, class_id in zip(engine_ids.tolist(), boxes, class_ids, strict=True):
+            if engine_id < 0:
+                shared.append(UNCONFIRMED)
+                continue
+            if engine_id not in self._global_ids:
+                old = None
+                if self._reattach is not None and frame is not None:
+                    old = self._reattach.predecessor(frame, box, int(class_id), timestamp, present)
+                if old is not None:
+                    self._retire(old)
+                    present.add(old)
+                self._global_ids[engine_id] = old if old is not None else self._ids.take()
+            shared.append(self._global_ids[engine_id])
+        return np.array(shared, np.int64)
+
+    def _retire(self, shared_id: int) -> None:
+        """A lost track whose id a new one takes over: dropped from the engine, so it cannot
+        come back as a second box with the same id; its carry history is stale."""
+        engine_ids = {e for e, s in self._global_ids.items() if s == shared_id}
+        self._engine.tracks = [t for t in self._engine.tracks if t.tracker_id not in engine_ids]
+        for engine_id in engine_ids:
+            del self._global_ids[engine_id]
+        self._history.pop(shared_id, None)
 
     def _forget_dead_tracks(self) -> None:
         # Runs for days: drop the id mapping of tracks the engine has pruned.
@@ -244,8 +305,15 @@ def _extrapolate(state_estimator: Any, frame_step: float, frame_rate: float) -> 
         state_estimator.set_state(saved)
 
 
+class ByteTrack(LibraryTracker):
+    """The default engine: LibraryTracker("bytetrack", ...)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__("bytetrack", **options)
+
+
 def create_tracker(name: str = "bytetrack", **options: Any) -> Tracker:
-    """The tracker called `name` ("bytetrack"), built with `options` (see its class)."""
-    if name == "bytetrack":
-        return ByteTrack(**options)
-    raise UsageError(f"--tracker {name}: unknown tracker; choose bytetrack")
+    """The tracker called `name` (one of ENGINES), built with `options` (see LibraryTracker)."""
+    if name not in ENGINES:
+        raise UsageError(f"--tracker {name}: unknown tracker; choose {', '.join(ENGINES)}")
+    return LibraryTracker(name, **options)

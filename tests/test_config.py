@@ -50,6 +50,19 @@ BAD: list[tuple[str, Callable[[Path], dict[str, Any]], str, str]] = [
     ("max wait -1", lambda t: {"max_wait_ms": -1.0}, "--max-wait-ms -1.0", "0 or more"),
     ("stall timeout 0", lambda t: {"stall_timeout": 0.0}, "--stall-timeout 0.0", "more than 0"),
     ("overlay loud", lambda t: {"overlay": "loud"}, "--overlay 'loud'", "full, fps, none"),
+    (
+        "unknown tracker",
+        lambda t: {"track": True, "tracker": "deepsort"},
+        "--tracker deepsort",
+        "bytetrack, ocsort, botsort",
+    ),
+    ("tracker without --track", lambda t: {"tracker": "ocsort"}, "--tracker", "add --track"),
+    (
+        "camera motion without --track",
+        lambda t: {"camera_motion": True},
+        "--camera-motion",
+        "--track",
+    ),
     ("loop a camera", lambda t: {"video": None, "camera": "0", "loop": True}, "--loop", "video"),
     ("loop a photo", lambda t: {"video": "p.jpg", "loop": True}, "--loop", "photos"),
     (

@@ -28,10 +28,10 @@ def run(
 
         results["multi"] = multi.run(model, (1, 2, 4, 8), seconds)
     if "tracking" not in skip:
-        from livedet.bench import tracking
+        from livedet.bench import tracking_compare
 
         print("livedet bench: tracking ...", file=sys.stderr, flush=True)
-        results["tracking"] = tracking.run()
+        results["tracking"] = tracking_compare.run()
     if "batch" not in skip:
         from livedet.bench import batch
 
@@ -89,10 +89,10 @@ def targets(results: dict[str, Any], check: Check) -> None:
         from livedet.bench import clips_privacy
 
         clips_privacy.targets(results["clips_privacy"], check)
-    tracking = results.get("tracking")
-    if tracking:
-        iou = tracking["smooth_view_every_10th"]
-        check("smooth view: carried IoU / held IoU", iou["predict_linear"] / iou["hold"], 1.0, True)
+    if results.get("tracking"):
+        from livedet.bench import tracking_compare
+
+        tracking_compare.targets(results["tracking"], check)
     batch = results.get("batch")
     if batch and "local_1_worker_clips" in batch:
         one, two = batch["local_1_worker_clips"], batch["local_2_worker_clips"]
@@ -142,22 +142,10 @@ def rows(results: dict[str, Any], add: Add) -> None:
         from livedet.bench import clips_privacy
 
         clips_privacy.rows(results["clips_privacy"], add)
-    tracking = results.get("tracking")
-    if tracking:
-        accuracy = tracking.get("accuracy")
-        if isinstance(accuracy, dict):
-            for name, m in accuracy.items():
-                add(
-                    f"tracking, {name.replace('_', ' ')}",
-                    f"MOTA {m['mota']:.3f}, IDF1 {m['idf1']:.3f}, {m['id_switches']} id switches",
-                )
-        iou = tracking["smooth_view_every_10th"]
-        add(
-            "smooth view IoU to truth: carried / held",
-            f"{iou['predict_linear']:.3f} / {iou['hold']:.3f}",
-        )
-        for cost in tracking["cost"]:
-            add(f"tracking cost, {cost['objects']} objects", f"{cost['update_ms_median']:.2f} ms")
+    if results.get("tracking"):
+        from livedet.bench import tracking_compare
+
+        tracking_compare.rows(results["tracking"], add)
     batch = results.get("batch")
     if batch:
         for key, r in batch.items():

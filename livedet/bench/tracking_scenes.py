@@ -47,6 +47,7 @@ class Frame:
     truth: dict[int, np.ndarray] = field(default_factory=dict)  # object id -> box
     class_ids: dict[int, int] = field(default_factory=dict)
     hidden: set[int] = field(default_factory=set)
+    offset: tuple[float, float] = (0.0, 0.0)  # camera shake: where the whole view moved, px
 
 
 def render_scene(
@@ -65,9 +66,10 @@ def render_scene(
     tremor = np.random.default_rng(7).normal(0, shake_px / 4, (round(seconds * fps), 2))
     frames = []
     for index in range(round(seconds * fps)):
-        frame = Frame(t=index / fps)
-        sway = np.sin(2 * np.pi * np.array([1.3, 0.9]) * frame.t + np.array([0.0, 1.0]))
+        t = index / fps
+        sway = np.sin(2 * np.pi * np.array([1.3, 0.9]) * t + np.array([0.0, 1.0]))
         offset = (shake_px * sway + tremor[index]).astype(np.float32)
+        frame = Frame(t=t, offset=(float(offset[0]), float(offset[1])))
         for walker in walkers:
             box = walker.box_at(frame.t)
             if box is None:
