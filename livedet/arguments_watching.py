@@ -64,7 +64,7 @@ def add_watching_flags(p: argparse.ArgumentParser) -> None:
     trk.add_argument(
         "--camera-motion",
         action="store_true",
-        help="the camera shakes or pans: follow its motion so ids hold (2-3.5 ms an inference)",
+        help="the camera shakes or pans: follow its motion so ids hold (4-5 ms an inference)",
     )
     trk.add_argument(
         "--no-appearance",

@@ -118,7 +118,7 @@ class CameraMotion:
         from trackers import CMC, CMCConfig
 
         if self._cmc is None:
-            # Followed on a ~320 px wide copy with up to 300 corners: 2-3.5 ms an update at
+            # Followed on a ~320 px wide copy with up to 300 corners: 2-3.5 ms of flow at
             # 640x360 to 1280x720 (docs/tracking.md); the full frame and 1000 corners cost 9 ms
             # and track the shake no better.
             downscale = max(1, round(frame.shape[1] / _FOLLOW_WIDTH))

@@ -159,3 +159,22 @@ def test_the_run_builds_the_tracker_it_was_asked_for() -> None:
     assert isinstance(analytics.tracker, LibraryTracker)
     assert analytics.tracker.engine_name == "ocsort"
     assert analytics.tracker._camera_motion is not None
+
+
+def test_the_tracker_is_given_the_picture_its_detections_came_from() -> None:
+    from livedet.analytics import SourceAnalytics
+    from livedet.detections import Detections
+
+    seen: list[np.ndarray | None] = []
+
+    class Spy(LibraryTracker):
+        def update(
+            self, detections: Detections, timestamp: float, frame: np.ndarray | None = None
+        ) -> Detections:
+            seen.append(frame)
+            return super().update(detections, timestamp, frame)
+
+    analytics = SourceAnalytics(Spy(), name="cam", labels={1: "person"})
+    picture = np.zeros((36, 64, 3), np.uint8)
+    analytics.detected(Detections.empty(), 0.0, picture)
+    assert len(seen) == 1 and seen[0] is picture
