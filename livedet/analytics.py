@@ -5,6 +5,7 @@ hands its events back to the caller (the pipeline passes them to its on_event ho
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -125,10 +126,14 @@ class SourceAnalytics:
 
 
 def make_analytics(
-    names: Sequence[str], config: Config, labels: dict[int, str]
+    names: Sequence[str],
+    config: Config,
+    labels: dict[int, str],
+    camera_motion: Sequence[bool | None] = (),
 ) -> list[SourceAnalytics]:
     """One SourceAnalytics per source name: trackers drawing ids from one counter (ids never
-    collide across sources), counters for --line/--zone."""
+    collide across sources), counters for --line/--zone. camera_motion: per source, whether
+    its camera moves (None or missing: --camera-motion)."""
     from livedet.motion import tracks_kept_for
     from livedet.tracking import TrackIdCounter, create_tracker
 
@@ -143,7 +148,7 @@ def make_analytics(
             create_tracker(
                 config.tracker,
                 ids=ids,
-                camera_motion=config.camera_motion,
+                camera_motion=config.camera_motion if moving is None else moving,
                 appearance=config.appearance,
                 new_track_min_score=config.threshold or 0.5,
                 lost_track_seconds=tracks_kept_for(config.detect_every if gated else None),
@@ -156,5 +161,5 @@ def make_analytics(
             loiter_s=config.loiter,
             require_zone=config.require_zone,
         )
-        for name in names
+        for name, moving in itertools.zip_longest(names, camera_motion[: len(names)])
     ]

@@ -129,7 +129,10 @@ def _run(
         media = open_event_media(config, labels, resources)  # --clips: first in the fan-out
         on_event = media.wrap(on_event) if media is not None else on_event
         retention = retention_for(config)  # --keep-days, --keep-gb
-        analytics = make_analytics(names, config, labels) if config.track else [None] * len(names)
+        moving = [s.camera_motion for s in settings]
+        analytics = (
+            make_analytics(names, config, labels, moving) if config.track else [None] * len(names)
+        )
         lanes = [
             open_lane(s, name, tracking, config, labels, shutdown, resources)
             for s, name, tracking in zip(settings, names, analytics, strict=True)
@@ -176,7 +179,7 @@ def _run(
             on_event=on_event,
             on_detections=media.on_detections if media is not None else None,
             on_progress=on_progress,
-            services=remote.services,
+            services=[*remote.services, *([media] if media is not None else [])],
             grid_out=grid_video,
         )
         pipeline = build_pipeline(

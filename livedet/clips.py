@@ -61,6 +61,14 @@ class PacketRing:
         self._picture_size: tuple[int, int] | None = None  # frames as they come
 
     def push(self, image: np.ndarray, timestamp: float) -> Packet:
+        """Encode the frame and keep its packet."""
+        packet = self.encode(image, timestamp)
+        self.add(packet)
+        return packet
+
+    def encode(self, image: np.ndarray, timestamp: float) -> Packet:
+        """The frame's packet, not kept yet: the slow part, which touches only the encoder (so
+        it runs outside the lock that guards the ring; one thread encodes)."""
         import av
 
         if self._encoder is None:
@@ -85,12 +93,16 @@ class PacketRing:
         packet = Packet(pts, bool(packets[0].is_keyframe), bytes(packets[0]))
         if packet.keyframe:
             self._last_key = pts
-            self._keyframes.append(pts)
+        return packet
+
+    def add(self, packet: Packet) -> None:
+        """Keep an encoded packet; the oldest beyond the pre-roll go."""
+        if packet.keyframe:
+            self._keyframes.append(packet.pts)
         self._packets.append(packet)
         self.bytes_held += len(packet.data)
-        self._trim(pts - self.pre_roll_ms)
+        self._trim(packet.pts - self.pre_roll_ms)
         self.peak_bytes = max(self.peak_bytes, self.bytes_held)
-        return packet
 
     def since(self, t_ms: int) -> list[Packet]:
         """The packets from the newest keyframe at or before `t_ms` (all of them when the ring
@@ -238,7 +250,11 @@ class SourceClips:
                 self._tracks[track_id] = t
 
     def frame(self, image: np.ndarray, t: float) -> None:
-        packet = self.ring.push(image, t)
+        self.add(self.ring.encode(image, t), t)
+
+    def add(self, packet: Packet, t: float) -> None:
+        """A frame encoded by `ring.encode`: into the ring, and the open clip."""
+        self.ring.add(packet)
         self._last_t = t
         if self._pending is not None:
             path, self._pending = self._pending, None

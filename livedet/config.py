@@ -200,7 +200,8 @@ class Config:
             )
         if (self.lines or self.zones or self.events or self.require_zone) and not self.track:
             raise UsageError("--line, --zone and --events count tracked objects; add --track")
-        check_tracker_settings(self.tracker, self.camera_motion, tracking=self.track)
+        moving = self.camera_motion or any(s.camera_motion for s in sources)
+        check_tracker_settings(self.tracker, moving, tracking=self.track)
         check_rules(self.loiter, self.require_zone, self.regions()[1])  # parse errors too
         named = [(s.name or s.display_name(), s.masks) for s in sources]
         check_masks(self.masks, self.mask_style, named)

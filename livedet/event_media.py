@@ -7,16 +7,18 @@ join the one open: overlapping events share a clip) and ask for its snapshot
 names them ("clip", "clip_t" its offset into the clip, "snapshot", "crop") before any other
 consumer sees it: `wrap(downstream)` is the first in the on_event fan-out.
 
-Hooks, all on the renderer thread in frame order: `on_detections` (camera picture and tracked
-boxes: snapshots, appearances, who is still seen), `on_event`, `on_rendered` (the annotated frame:
-the clip ring). A full disk or any other failure to write is one warning line; the run goes on
-without clips and snapshots, and the events go on (without the keys).
+Hooks, all called on the renderer thread in frame order: `on_detections` (camera picture and
+tracked boxes: snapshots, appearances, who is still seen), `on_event`, `on_rendered` (the annotated
+frame, handed to the clip thread that encodes it into the ring and the open clip). A full disk or
+any other failure to write is one warning line; the run goes on without clips and snapshots, and
+the events go on (without the keys).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import re
 import threading
 import time
@@ -26,15 +28,16 @@ from typing import Any
 
 import numpy as np
 
+from livedet.appearances import Appearances
 from livedet.clips import ClipFile, SourceClips
-from livedet.detections import Detections, label_name
+from livedet.detections import Detections
 from livedet.errors import LivedetError
 from livedet.snapshots import SourceSnapshots
 
 log = logging.getLogger(__name__)
 
 CLIP_EVENTS = frozenset({"appear", "enter", "cross"})  # what opens (or extends) a clip
-FORGET_APPEARED_S = 60.0  # a track unseen this long and seen again appears again
+_FRAMES_QUEUED = 8  # frames the clip thread may lag the renderer by before the renderer waits
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MEDIA_SUFFIX = re.compile(r"\.(mp4|mkv|avi|mov|webm|m4v|ts|jpe?g|png|bmp|webp)$", re.IGNORECASE)
 
@@ -67,15 +70,19 @@ class EventMedia:
         self.clips_written: list[Path] = []
         self._clips: dict[str, SourceClips] = {}
         self._snapshots: dict[str, SourceSnapshots] = {}
-        self._appeared: dict[str, dict[int, float]] = {}
+        self._appeared: dict[str, Appearances] = {}
         self._names: set[Path] = set()
-        self._lock = threading.RLock()  # the clips are listed by the main thread (retention)
-        self._downstream: EventSink = _nothing
+        self._lock = threading.RLock()  # clip thread, renderer, retention: all but encoding
+        self._frames: queue.Queue[tuple[str, np.ndarray, float] | None] = queue.Queue(
+            maxsize=_FRAMES_QUEUED
+        )
+        self._serving, self._stopped = False, threading.Event()
+        self._downstream: EventSink | None = None
         self._errors = _write_errors()
 
     def wrap(self, downstream: EventSink | None) -> EventSink:
         """The on_event hook: names the clip and snapshots in each event, then `downstream`."""
-        self._downstream = downstream or _nothing
+        self._downstream = downstream
         return self.on_event
 
     def rendered_then(self, after: RenderedHook) -> RenderedHook:
@@ -90,10 +97,14 @@ class EventMedia:
     def on_event(self, event: dict[str, Any]) -> None:
         if self.enabled and event.get("event") in CLIP_EVENTS:
             self._attach(event)
-        elif self.enabled and (clip := self._open_clip(event)) is not None:
-            event["clip"] = str(clip.path)  # an exit while a clip runs: it is in there
-            event["clip_t"] = round(float(event.get("t", 0.0)) - clip.start_t, 3)
-        self._downstream(event)
+        elif self.enabled:
+            with self._lock:
+                clip = self._open_clip(event)
+                if clip is not None:  # an exit while a clip runs: it is in there
+                    event["clip"] = str(clip.path)
+                    event["clip_t"] = round(float(event.get("t", 0.0)) - clip.start_t, 3)
+        if self._downstream is not None:
+            self._downstream(event)
 
     def on_detections(
         self, name: str, image: np.ndarray, detections: Detections, timestamp: float
@@ -102,8 +113,11 @@ class EventMedia:
             return
         try:
             self._source_snapshots(name).observe(image, detections, timestamp)
-            self._source_clips(name).seen(detections.track_ids, timestamp)
-            appeared = self._appearances(name, detections, timestamp)
+            with self._lock:
+                self._source_clips(name).seen(detections.track_ids, timestamp)
+            if name not in self._appeared:
+                self._appeared[name] = Appearances(name, self.labels)
+            appeared = self._appeared[name].new(detections, timestamp)
         except self._errors as e:
             self._fail(e)
             appeared = []
@@ -111,15 +125,48 @@ class EventMedia:
             self.on_event(event)
 
     def on_rendered(self, name: str, image: np.ndarray, timestamp: float) -> None:
-        if not self.enabled:
-            return
-        clips = self._source_clips(name)
+        """To the clip thread (`serve_forever`): the renderer waits for no encoding (2-4 ms a
+        frame) unless that thread is _FRAMES_QUEUED frames behind (then it does: no clip misses
+        a frame). Nothing draws on a rendered picture after this hook: passed, not copied."""
+        if self.enabled:
+            self._frames.put((name, image, timestamp))
+
+    def wait_encoded(self) -> None:
+        """Until every frame handed over so far is in the ring and the open clip."""
+        self._frames.join()
+
+    def serve_forever(self) -> None:
+        """The clip thread (a pipeline service): encodes the frames handed over, in order, into
+        the rings and open clips, until `shutdown` (what was queued before it is encoded)."""
+        self._serving = True
         try:
-            before = clips.writing
-            clips.frame(image, timestamp)
-            if before is not None and clips.writing is None:
-                self.clips_written.append(before)
+            while (item := self._frames.get()) is not None:
+                try:
+                    self._encode(*item)
+                finally:
+                    self._frames.task_done()
+            self._frames.task_done()
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._frames.put(None)
+
+    def _encode(self, name: str, image: np.ndarray, timestamp: float) -> None:
+        if not self.enabled:
+            return  # drained, so the renderer never waits on a recorder that gave up
+        try:
+            clips = self._source_clips(name)
+            packet = clips.ring.encode(image, timestamp)
+            with self._lock:
+                before = clips.writing
+                clips.add(packet, timestamp)
+                if before is not None and clips.writing is None:
+                    self.clips_written.append(before)
         except self._errors as e:
+            self._fail(e)
+        except Exception as e:  # a bug must not leave the renderer blocked on this queue
+            log.exception("clips: the clip recorder failed")
             self._fail(e)
 
     def writing(self) -> list[Path]:
@@ -128,7 +175,10 @@ class EventMedia:
             return [p for c in self._clips.values() if (p := c.writing) is not None]
 
     def close(self) -> None:
-        """The run's end: open clips are finished with what they have, snapshots written."""
+        """The run's end: queued frames encoded, open clips finished, snapshots written."""
+        if self._serving and not self._stopped.is_set():
+            self.shutdown()
+            self._stopped.wait()
         if not self.enabled:
             return
         try:
@@ -157,7 +207,8 @@ class EventMedia:
         track_id = event.get("track_id")
         try:
             path = self._new_name(source, str(event["event"]), ".mp4")
-            clip, clip_t = self._source_clips(source).event(path, track_id, t)
+            with self._lock:
+                clip, clip_t = self._source_clips(source).event(path, track_id, t)
         except self._errors as e:
             self._fail(e)
             return
@@ -170,33 +221,6 @@ class EventMedia:
             self._source_snapshots(source).want(track_id, snapshot, crop)
             event["snapshot"], event["crop"] = str(snapshot), str(crop)
 
-    def _appearances(
-        self, name: str, detections: Detections, timestamp: float
-    ) -> list[dict[str, Any]]:
-        assert detections.track_ids is not None
-        seen = self._appeared.setdefault(name, {})
-        events = []
-        for track_id, class_id in zip(
-            detections.track_ids.tolist(), detections.class_ids.tolist(), strict=True
-        ):
-            if track_id < 0:
-                continue
-            if track_id not in seen:
-                events.append(
-                    {
-                        "event": "appear",
-                        "t": round(timestamp, 3),
-                        "source": name,
-                        "track_id": track_id,
-                        "class_id": class_id,
-                        "label": label_name(self.labels, class_id),
-                    }
-                )
-            seen[track_id] = timestamp
-        for track_id in [i for i, t in seen.items() if timestamp - t > FORGET_APPEARED_S]:
-            del seen[track_id]
-        return events
-
     def _new_name(self, source: str, kind: str, suffix: str) -> Path:
         # "hall.mp4" -> clips/hall/: a folder named like a video would confuse a file browser.
         stem = _MEDIA_SUFFIX.sub("", source)
@@ -204,7 +228,7 @@ class EventMedia:
         folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
         stamp = (
-            time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+            f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}"
         )
         path, number = folder / f"{stamp}-{kind}{suffix}", 2
         while path in self._names or path.exists():
@@ -215,12 +239,13 @@ class EventMedia:
         return path
 
     def _source_clips(self, name: str) -> SourceClips:
-        clips = self._clips.get(name)
-        if clips is None:
-            clips = SourceClips(self.pre_roll, self.post_roll, quality=self.quality)
-            with self._lock:
-                self._clips[name] = clips
-        return clips
+        with self._lock:  # the renderer and the clip thread may both meet a new source
+            clips = self._clips.get(name)
+            if clips is None:
+                clips = self._clips[name] = SourceClips(
+                    self.pre_roll, self.post_roll, quality=self.quality
+                )
+            return clips
 
     def _source_snapshots(self, name: str) -> SourceSnapshots:
         snapshots = self._snapshots.get(name)
@@ -238,13 +263,10 @@ class EventMedia:
             self.folder,
             reason,
         )
-        for clips in self._clips.values():
-            with contextlib.suppress(OSError):  # not even removed: the disk is failing
-                clips.abandon()
-
-
-def _nothing(_event: dict[str, Any]) -> None:
-    pass
+        with self._lock:
+            for clips in self._clips.values():
+                with contextlib.suppress(OSError):  # not even removed: the disk is failing
+                    clips.abandon()
 
 
 def open_event_media(

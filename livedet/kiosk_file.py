@@ -10,6 +10,7 @@
     threshold = 0.6
     classes = "person"
     masks = ["0,0,0.3,0,0.3,0.2,0,0.2"]   # privacy masks of this source (livedet.privacy)
+    camera_motion = true          # with track = true: this camera is on a mast that sways
 
 Run-wide keys are the command line's flags (underscores for dashes). A flag given on the command
 line wins over the file. A bad file gets one line naming the key and the fix.
@@ -35,6 +36,7 @@ SOURCE_KEYS = {
     "out": Path,
     "detections": Path,
     "masks": tuple,
+    "camera_motion": bool,
 }
 RUN_KEYS: dict[str, type] = {
     "model": str,

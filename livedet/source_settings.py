@@ -29,6 +29,7 @@ class SourceSettings:
     out: Path | None = None
     detections: Path | None = None
     masks: tuple[str, ...] = ()  # privacy masks of this source, besides the run's --mask
+    camera_motion: bool | None = None  # this camera shakes or pans (--camera-motion for it)
 
     @property
     def live(self) -> bool:

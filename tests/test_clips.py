@@ -7,6 +7,7 @@ import contextlib
 import errno
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,12 @@ def boxes(track_id: int, x: float, score: float = 0.9) -> Detections:
     )
 
 
+def served(media: EventMedia) -> EventMedia:
+    """The recorder with its clip thread running, as the pipeline runs it (close() stops it)."""
+    threading.Thread(target=media.serve_forever, name="test-clips", daemon=True).start()
+    return media
+
+
 def feed(media: EventMedia, t: float, detections: Detections) -> None:
     """One frame through the hooks, in the pipeline's order."""
     image = np.full((H, W, 3), 100, np.uint8)
@@ -96,7 +103,7 @@ def test_a_clip_is_remuxed_packets_under_a_partial_name_until_closed(tmp_path: P
 
 def test_overlapping_events_share_one_clip_from_pre_roll_to_post_roll(tmp_path: Path) -> None:
     downstream: list[dict[str, Any]] = []
-    media = EventMedia(tmp_path, {1: "person"}, pre_roll=2.0, post_roll=1.5)
+    media = served(EventMedia(tmp_path, {1: "person"}, pre_roll=2.0, post_roll=1.5))
     on_event = media.wrap(downstream.append)
     for i in range(120):
         t = i / FPS
@@ -127,14 +134,14 @@ def test_overlapping_events_share_one_clip_from_pre_roll_to_post_roll(tmp_path: 
 def test_a_new_clip_opens_after_the_post_roll_and_none_when_nothing_happens(
     tmp_path: Path,
 ) -> None:
-    media = EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0)
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0))
     media.wrap(None)
     for i in range(80):
         present = 10 <= i < 20 or 50 <= i < 60
         feed(media, i / FPS, boxes(1 if i < 30 else 2, i) if present else Detections.empty())
     media.close()
     assert len(list(tmp_path.glob("cam/*.mp4"))) == 2
-    quiet = EventMedia(tmp_path / "quiet", {})
+    quiet = served(EventMedia(tmp_path / "quiet", {}))
     quiet.wrap(None)
     for i in range(50):
         feed(quiet, i / FPS, Detections.empty())
@@ -145,7 +152,7 @@ def test_a_new_clip_opens_after_the_post_roll_and_none_when_nothing_happens(
 def test_the_snapshot_is_the_best_whole_box_of_the_object(tmp_path: Path) -> None:
     import cv2
 
-    media = EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=0.5)
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=0.5))
     events: list[dict[str, Any]] = []
     media.wrap(events.append)
     scores = {0: 0.6, 1: 0.95, 2: 0.7, 3: 0.99}
@@ -169,19 +176,36 @@ def test_a_full_disk_is_one_warning_and_the_events_go_on(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     events: list[dict[str, Any]] = []
-    media = EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0)
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0))
     on_event = media.wrap(events.append)
     for i in range(30):
         feed(media, i / FPS, boxes(4, i) if i >= 10 else Detections.empty())
         if i == 11:
             monkeypatch.setattr(ClipFile, "write", full)
         if i == 20:
+            media.wait_encoded()  # the failed write has happened on the clip thread
             on_event({"event": "cross", "t": 2.0, "source": "cam", "track_id": 4})
     media.close()
     warnings = [r for r in caplog.records if "clips: cannot write" in r.getMessage()]
     assert len(warnings) == 1 and "No space left" in warnings[0].getMessage()
     assert [e["event"] for e in events] == ["appear", "cross"] and "clip" not in events[1]
     assert not [p for p in tmp_path.rglob("*.mp4")]  # nothing half-written left
+
+
+def test_a_failing_clip_thread_never_blocks_the_renderer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: PacketRing, image: np.ndarray, timestamp: float) -> object:
+        raise RuntimeError("a bug in the encoder")
+
+    monkeypatch.setattr(PacketRing, "encode", broken)
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0))
+    media.wrap(None)
+    for i in range(100):  # far more than the clip thread's queue holds
+        feed(media, i / FPS, boxes(4, i))
+    media.close()
+    assert not media.enabled
+    assert len([r for r in caplog.records if "clips: cannot write" in r.getMessage()]) == 1
 
 
 def _age(path: Path, days: float, size: int = 1000) -> Path:
@@ -336,7 +360,7 @@ def test_the_web_view_serves_an_events_snapshot(tmp_path: Path) -> None:
 
 def test_retention_during_a_run_keeps_the_clip_being_written(tmp_path: Path) -> None:
     old = _age(tmp_path / "cam" / "old.mp4", days=3)
-    media = EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0)
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0))
     media.wrap(None)
     retention = Retention([tmp_path], keep_bytes=1)
     for i in range(40):
@@ -354,7 +378,7 @@ def test_a_clips_folder_that_cannot_be_made_is_one_warning(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    media = EventMedia(blocker / "clips", {})
+    media = served(EventMedia(blocker / "clips", {}))
     events: list[dict[str, Any]] = []
     media.wrap(events.append)
     for i in range(20):

@@ -146,3 +146,27 @@ def test_a_flag_given_at_its_default_value_still_wins(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     config = parse_config(["--config", str(path), "--threshold", "0.5", "--batch-size", "4"])
     assert (config.threshold, config.batch_size) == (0.5, 4)
+
+
+def test_tracking_settings_come_from_the_file_and_one_camera_may_follow_its_own_motion(
+    tmp_path: Path,
+) -> None:
+    from livedet.analytics import make_analytics
+
+    pytest.importorskip("trackers")
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        'track = true\ntracker = "bytetrack"\nappearance = false\n'
+        '[[source]]\nname = "mast"\ncamera = "0"\ncamera_motion = true\n'
+        '[[source]]\nname = "hall"\ncamera = "1"\n',
+        encoding="utf-8",
+    )
+    config = apply_kiosk_file(Config(), path).validate()
+    assert config.track and not config.appearance and not config.camera_motion
+    mast, hall = config.sources
+    assert (mast.camera_motion, hall.camera_motion) == (True, None)
+    trackers = [
+        a.tracker for a in make_analytics(["mast", "hall"], config, {1: "person"}, [True, None])
+    ]
+    assert [t._camera_motion is not None for t in trackers] == [True, False]
+    assert all(t._reattach is None for t in trackers)

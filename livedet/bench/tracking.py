@@ -1,8 +1,8 @@
-"""`livedet bench` section: what tracking costs and how well it tracks, on synthetic scenes.
+"""The tracking measurements on synthetic scenes (run, compared and checked by
+livedet.bench.tracking_compare, the `tracking` section of `livedet bench`):
 
-1. accuracy: MOTA, IDF1 and ID switches (motmetrics) on the standard scene and on the hard one
-   (diagonal crossing, stops of 2.5-3 s, a re-entry, a 1 s occlusion; with and without camera
-   shake), detector at camera rate and at a tenth of it;
+1. accuracy: MOTA, IDF1 and ID switches (motmetrics) of a tracker fed by a stand-in detector on
+   every frame or every n-th, and the IDF1 the same detections reach with the true ids;
 2. smooth view: camera 30 fps, inference every 10th frame; mean IoU to the truth on the frames in
    between, for boxes carried by Tracker.predict, held still, or extrapolated from the last two
    detections;
@@ -188,11 +188,3 @@ def update_cost_ms(
         "update_ms_p95": round(float(np.percentile(update_ms[warm], 95)), 3),
         "predict_ms_median": round(float(np.median(predict_ms[warm])), 3),
     }
-
-
-if __name__ == "__main__":
-    import json
-
-    from livedet.bench.tracking_compare import run
-
-    print(json.dumps(run(), indent=2))

@@ -108,3 +108,9 @@ def rows(results: dict[str, Any], add: Any) -> None:
     )
     for cost in results["cost"]:
         add(f"tracking cost, {cost['objects']} objects", f"{cost['update_ms_median']:.2f} ms")
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))
