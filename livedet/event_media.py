@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CLIP_EVENTS = frozenset({"appear", "enter", "cross"})  # what opens (or extends) a clip
 _FRAMES_QUEUED = 8  # frames the clip thread may lag the renderer by before the renderer waits
+_POLL_S = 0.1  # how often a waiting renderer looks whether the clip thread has stopped
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MEDIA_SUFFIX = re.compile(r"\.(mp4|mkv|avi|mov|webm|m4v|ts|jpe?g|png|bmp|webp)$", re.IGNORECASE)
 
@@ -128,8 +129,11 @@ class EventMedia:
         """To the clip thread (`serve_forever`): the renderer waits for no encoding (2-4 ms a
         frame) unless that thread is _FRAMES_QUEUED frames behind (then it does: no clip misses
         a frame). Nothing draws on a rendered picture after this hook: passed, not copied."""
-        if self.enabled:
-            self._frames.put((name, image, timestamp))
+        # Once the clip thread has stopped (an aborted run), nobody would take the frame.
+        while self.enabled and not self._stopped.is_set():
+            with contextlib.suppress(queue.Full):
+                self._frames.put((name, image, timestamp), timeout=_POLL_S)
+                return
 
     def wait_encoded(self) -> None:
         """Until every frame handed over so far is in the ring and the open clip."""
@@ -228,7 +232,7 @@ class EventMedia:
         folder.mkdir(parents=True, exist_ok=True)
         now = time.time()
         stamp = (
-            f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}"
+            time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
         )
         path, number = folder / f"{stamp}-{kind}{suffix}", 2
         while path in self._names or path.exists():

@@ -208,6 +208,16 @@ def test_a_failing_clip_thread_never_blocks_the_renderer(
     assert len([r for r in caplog.records if "clips: cannot write" in r.getMessage()]) == 1
 
 
+def test_frames_after_the_clip_thread_stopped_never_block_the_renderer(tmp_path: Path) -> None:
+    media = served(EventMedia(tmp_path, {}, pre_roll=1.0, post_roll=1.0))
+    media.wrap(None)
+    feed(media, 0.0, boxes(4, 0))
+    media.shutdown()  # an aborted run: the pipeline stops its services, a renderer goes on
+    media.close()
+    for i in range(1, 30):  # more than the queue holds
+        feed(media, i / FPS, boxes(4, i))
+
+
 def _age(path: Path, days: float, size: int = 1000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"x" * size)

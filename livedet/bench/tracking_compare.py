@@ -2,8 +2,9 @@
 issue's targets checked on the settings a user would run.
 
 Scenes (livedet.bench.tracking_scenes, drawn by scene_images for the trackers that look): the
-standard one, and the hard one (a diagonal crossing of look-alikes, stops of 2.5-3 s, a re-entry
-after 2 s away, a 1 s occlusion) on a still and on a shaking camera. Each at camera rate and with
+standard one, the hard one (a diagonal crossing of look-alikes, stops of 2.5-3 s, a re-entry
+after 2 s away, a 1 s occlusion) on a still and on a shaking camera, and appearance's failure
+case (a newcomer dressed like someone who just left, where they left). Each at camera rate and with
 the detector on every 10th frame (the smooth view on a slow CPU model).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from livedet.bench.scene_images import SceneImages
 from livedet.bench.tracking import mot_metrics, smooth_view_iou, update_cost_ms
-from livedet.bench.tracking_scenes import Frame, hard_scene, standard_scene
+from livedet.bench.tracking_scenes import Frame, hard_scene, look_alike_scene, standard_scene
 from livedet.tracking import LibraryTracker, Tracker
 
 DEFAULT = "bytetrack+appearance"  # what --track runs
@@ -38,6 +39,7 @@ def scenes() -> dict[str, tuple[list[Frame], SceneImages]]:
         "standard": (standard_scene(), SceneImages()),
         "hard_still_camera": (hard_scene(shake_px=0.0), hard_look),
         "hard_shaking_camera": (hard_scene(shake_px=8.0), hard_look),
+        "look_alike_newcomer": (look_alike_scene(), hard_look),  # 1 and 2 alike here too
     }
 
 

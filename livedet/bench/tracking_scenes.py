@@ -145,6 +145,22 @@ def hard_scene(*, shake_px: float = 8.0) -> list[Frame]:
     return render_scene(walkers, seconds=12.0, shake_px=shake_px)
 
 
+def look_alike_scene() -> list[Frame]:
+    """8 s at 30 fps, 640x360: appearance's failure case, measured rather than hidden.
+
+    1 walks out on the right at 2 s; 2, dressed the same (draw it with SceneImages(same_look=
+    ((1, 2),))) but another person, walks in at the same place at 3.5 s and on to the left; 3
+    walks across the bottom all along. The truth keeps 1 and 2 apart, so a tracker that
+    re-attaches by look pays for joining them.
+    """
+    walkers = [
+        Walker(1, ((0.0, 400.0, 200.0), (2.0, 665.0, 200.0))),
+        Walker(2, ((3.5, 665.0, 205.0), (8.0, 150.0, 205.0))),
+        Walker(3, ((0.0, 40.0, 330.0), (8.0, 600.0, 330.0))),
+    ]
+    return render_scene(walkers, seconds=8.0)
+
+
 def crowd_scene(objects: int, *, seconds: float = 4.0, seed: int = 0) -> list[Frame]:
     """`objects` people walking straight lines at 40-120 px/s in a 1280x720 frame (cost bench)."""
     rng = np.random.default_rng(seed)
