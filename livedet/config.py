@@ -15,6 +15,7 @@ from livedet.folders import create_folder, remove_created
 from livedet.motion import DETECT_EVERY_S, check_gate_flags
 from livedet.records import DETECTION_FORMATS
 from livedet.regions import LineSpec, ZoneSpec, check_masks, check_rules, parse_line, parse_zone
+from livedet.remote_settings import check_remote_settings
 from livedet.render import OVERLAY_MODES
 from livedet.sinks import IMAGE_FORMATS, VIDEO_FORMATS, VIDEO_QUALITY
 from livedet.source_settings import SourceSettings, is_live_target, unique_stem
@@ -210,7 +211,7 @@ class Config:
             check_output_path(
                 self.events, frozenset({".jsonl"}), "--events", overwrite=self.overwrite
             )
-        self._validate_remote()
+        check_remote_settings(self)
         if self.overlay is not None and self.overlay not in OVERLAYS:
             raise UsageError(f"--overlay {self.overlay!r}: use one of {', '.join(OVERLAYS)}")
         if self.loop and any(s.live or s.photo for s in sources):
@@ -244,25 +245,6 @@ class Config:
             )
         self._validate_outputs(sources)
         return self
-
-    def _validate_remote(self) -> None:
-        if self.serve is not None:
-            from livedet.web.security import check_serving
-
-            host, _ = self.serve_address()
-            check_serving(
-                host,
-                self.serve_token_value(),
-                max_viewers=self.serve_max_viewers,
-                outage_limit_s=self.health_outage_limit,
-                stall_limit_s=self.health_stall_limit,
-            )
-        elif self.serve_token or self.serve_token_file:
-            raise UsageError("--serve-token needs --serve [HOST:]PORT")
-        if self.mqtt is not None:
-            from livedet.mqtt import parse_mqtt_url
-
-            parse_mqtt_url(self.mqtt)
 
     def _validate_outputs(self, sources: tuple[SourceSettings, ...]) -> None:
         # --out-dir is created with its parents, as `livedet batch --out-dir` does.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,11 +25,10 @@ from livedet.tracking_engines import (
     CameraMotion,
     build_engine,
     compare_for_gap,
+    extrapolate,
     set_new_track_min_score,
+    to_supervision,
 )
-
-if TYPE_CHECKING:
-    import supervision as sv
 
 UNCONFIRMED = -1  # track id of a box the tracker has seen once, or not matched to a track
 
@@ -166,7 +165,7 @@ class LibraryTracker:
         if self._camera_motion is not None and frame is not None:
             self._camera_motion.compensate(self._engine, frame, detections.boxes)
         given = frame if self._uses_frame and self._camera_motion is None else None
-        tracked = self._engine.update(_to_supervision(detections), given, timestamp=timestamp)
+        tracked = self._engine.update(to_supervision(detections), given, timestamp=timestamp)
         # An empty result comes without the "row" data column.
         rows = np.asarray(tracked.data.get("row", np.zeros(0)), np.int64)
         engine_ids = np.asarray(tracked.tracker_id, np.int64)
@@ -205,7 +204,7 @@ class LibraryTracker:
                 boxes.append(_carry_linear(self._history[track_id], elapsed))
             else:
                 frame_step = elapsed * self._frame_rate
-                boxes.append(_extrapolate(tracklet.state_estimator, frame_step, self._frame_rate))
+                boxes.append(extrapolate(tracklet.state_estimator, frame_step, self._frame_rate))
             track_ids.append(track_id)
             class_id, score = self._last_seen[track_id]
             class_ids.append(class_id)
@@ -273,17 +272,6 @@ class LibraryTracker:
             self._history.pop(self._global_ids.pop(engine_id), None)
 
 
-def _to_supervision(detections: Detections) -> sv.Detections:
-    import supervision as sv
-
-    return sv.Detections(
-        xyxy=detections.boxes.astype(np.float64).reshape(-1, 4),
-        confidence=detections.scores.astype(np.float64),
-        class_id=detections.class_ids.astype(np.int64),
-        data={"row": np.arange(len(detections))},  # the engine reorders; this maps rows back
-    )
-
-
 def _carry_linear(recent: list[tuple[np.ndarray, float]], elapsed: float) -> np.ndarray:
     """The newest box moved on for `elapsed` s at the speed between the last two detections."""
     box, t = recent[-1]
@@ -291,18 +279,6 @@ def _carry_linear(recent: list[tuple[np.ndarray, float]], elapsed: float) -> np.
         return box
     before, t_before = recent[0]
     return box + (box - before) * (elapsed / (t - t_before))
-
-
-def _extrapolate(state_estimator: Any, frame_step: float, frame_rate: float) -> np.ndarray:
-    """The Kalman filter's box `frame_step` frames ahead, leaving the filter as it was."""
-    if frame_step <= 0.0:
-        return np.asarray(state_estimator.state_to_bbox(), np.float32)
-    saved = state_estimator.get_state()
-    try:
-        state_estimator.predict(frame_step, frame_rate)
-        return np.asarray(state_estimator.state_to_bbox(), np.float32)
-    finally:
-        state_estimator.set_state(saved)
 
 
 class ByteTrack(LibraryTracker):

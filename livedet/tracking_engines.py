@@ -8,16 +8,21 @@ Each is built the same way from livedet's settings and differs in how it associa
 - "botsort": BoT-SORT's association with camera-motion compensation: each frame's global motion
   (sparse optical flow on the background, boxes masked out) moves the predicted boxes before
   matching, so a shaking or panning camera does not tear tracks apart. Needs the frame.
-Measured against each other in docs/tracking.md.
+Measured against each other in docs/tracking.md. Also here: what livedet adds to every engine
+from outside it (camera-motion compensation), and the conversions to and from the engines.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from livedet.detections import Detections
 from livedet.errors import UsageError
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 ENGINES = ("bytetrack", "ocsort", "botsort")
 # Similarity a box needs to continue a track, tuned on the bench scenes: IoU at camera rate,
@@ -152,3 +157,27 @@ def _warp_xyxy_state(kf: Any, warp: np.ndarray) -> None:
     kf.state = np.concatenate([low, high, velocities.reshape(-1)]).reshape(-1, 1)
     rotate = np.kron(np.eye(4), linear)
     kf.state_covariance = rotate @ kf.state_covariance @ rotate.T
+
+
+def to_supervision(detections: Detections) -> sv.Detections:
+    """The detections as the engines take them, each with its row (to undo their reordering)."""
+    import supervision as sv
+
+    return sv.Detections(
+        xyxy=detections.boxes.astype(np.float64).reshape(-1, 4),
+        confidence=detections.scores.astype(np.float64),
+        class_id=detections.class_ids.astype(np.int64),
+        data={"row": np.arange(len(detections))},  # the engine reorders; this maps rows back
+    )
+
+
+def extrapolate(state_estimator: Any, frame_step: float, frame_rate: float) -> np.ndarray:
+    """The Kalman filter's box `frame_step` frames ahead, leaving the filter as it was."""
+    if frame_step <= 0.0:
+        return np.asarray(state_estimator.state_to_bbox(), np.float32)
+    saved = state_estimator.get_state()
+    try:
+        state_estimator.predict(frame_step, frame_rate)
+        return np.asarray(state_estimator.state_to_bbox(), np.float32)
+    finally:
+        state_estimator.set_state(saved)

@@ -155,12 +155,11 @@ def smooth_view(
         timer.cancel()
         lane.source.close()
     elapsed = time.perf_counter() - started
-    assert lane.analytics is not None
     return {
         "camera_fps": fps,
         "model_seconds_per_frame": round(delay, 3),
         "shown_fps": round(shown.frames / elapsed, 2),
-        "inferences_per_s": round(lane.analytics.inferences / elapsed, 2),
+        "inferences_per_s": round(analytics.inferences / elapsed, 2),
         "shown_over_camera": round(shown.frames / elapsed / fps, 3),
     }
 

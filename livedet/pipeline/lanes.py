@@ -14,8 +14,27 @@ from livedet.sources import Source
 from livedet.stats import RunStats
 
 if TYPE_CHECKING:
-    from livedet.analytics import SourceAnalytics
+    from livedet.detections import Detections
     from livedet.privacy import Privacy
+
+
+class LaneAnalytics(Protocol):
+    """What the pipeline asks of a lane's tracking and counting (livedet.analytics'
+    SourceAnalytics), all from the renderer thread in frame order except the figures."""
+
+    smooth: bool  # live: every camera frame shown, boxes carried between inferences
+
+    @property
+    def detection_fps(self) -> float | None: ...
+    def detected(
+        self, detections: Detections, timestamp: float, frame: np.ndarray
+    ) -> tuple[Detections, list[dict[str, Any]]]: ...
+    def carried(self, timestamp: float) -> Detections: ...
+    def tracker_min_score(self, score: float) -> None: ...
+    def follow_reconnects(self, reconnects: int) -> None: ...
+    def draw(self, frame: np.ndarray) -> None: ...
+    def counts(self) -> dict[str, Any]: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 class VideoOutput(Protocol):
@@ -48,7 +67,7 @@ class Lane:
     threshold: float | None = None
     class_ids: frozenset[int] | None = None
     max_boxes: int | None = None
-    analytics: SourceAnalytics | None = None
+    analytics: LaneAnalytics | None = None
     stats: RunStats = field(default_factory=RunStats)
     motion_gate: GateSettings | None = None
     privacy: Privacy | None = None
