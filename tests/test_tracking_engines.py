@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 
@@ -178,3 +179,19 @@ def test_the_tracker_is_given_the_picture_its_detections_came_from() -> None:
     picture = np.zeros((36, 64, 3), np.uint8)
     analytics.detected(Detections.empty(), 0.0, picture)
     assert len(seen) == 1 and seen[0] is picture
+
+
+def test_grey_pictures_still_tell_dark_from_light_and_colours_from_grey() -> None:
+    box = np.array([100.0, 100.0, 140.0, 200.0])
+    dark, light, red = (40, 40, 40), (210, 210, 210), (0, 0, 200)
+    looks = {
+        name: look_of(_frame_with(box, c), box)
+        for name, c in (("dark", dark), ("light", light), ("red", red))
+    }
+
+    def distance(a: str, b: str) -> float:
+        return float(cv2.compareHist(looks[a], looks[b], cv2.HISTCMP_BHATTACHARYYA))
+
+    assert distance("dark", "dark") < 0.05
+    assert distance("dark", "light") > 0.9  # a night camera's grey picture: not everyone alike
+    assert distance("dark", "red") > 0.9
