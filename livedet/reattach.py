@@ -110,9 +110,6 @@ class Reattach:
                 best, best_distance = track_id, distance
         return best
 
-    def forget(self, track_id: int) -> None:
-        self._looks.pop(track_id, None)
-
     def reset(self) -> None:
         self._looks.clear()
 
