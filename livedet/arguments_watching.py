@@ -64,14 +64,14 @@ def add_watching_flags(p: argparse.ArgumentParser) -> None:
     trk.add_argument(
         "--camera-motion",
         action="store_true",
-        help="the camera shakes or pans: follow its motion so ids hold (4-5 ms an inference)",
+        help="the camera shakes or pans: follow its motion so ids hold (about 4-6 ms an inference)",
     )
     trk.add_argument(
         "--no-appearance",
         dest="appearance",
         action="store_false",
         help="a returning object always gets a new id (default: its old one if it looks the "
-        "same; two look-alikes can swap)",
+        "same, so a look-alike newcomer can take it)",
     )
     trk.add_argument(
         "--line",
