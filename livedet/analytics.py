@@ -16,6 +16,7 @@ from livedet.counting import Counters
 from livedet.detections import Detections
 from livedet.labels import parse_class_filter
 from livedet.regions import LineSpec, ZoneSpec
+from livedet.source_settings import SourceSettings
 from livedet.tracking import Tracker
 
 
@@ -129,30 +130,37 @@ def make_analytics(
     names: Sequence[str],
     config: Config,
     labels: dict[int, str],
-    camera_motion: Sequence[bool | None] = (),
+    sources: Sequence[SourceSettings] = (),
 ) -> list[SourceAnalytics]:
     """One SourceAnalytics per source name: trackers drawing ids from one counter (ids never
-    collide across sources), counters for --line/--zone. camera_motion: per source, whether
-    its camera moves (None or missing: --camera-motion)."""
-    from livedet.motion import tracks_kept_for
+    collide across sources), counters for --line/--zone. sources: the names' settings, in
+    their order (what a kiosk file sets per source: its camera moves, its detect_on); none
+    given: the run's."""
+    from livedet.motion import gate_settings, tracks_kept_for
     from livedet.tracking import TrackIdCounter, create_tracker
 
+    def tracker(source: SourceSettings | None) -> Tracker:
+        detect_on = config.detect_on if source is None else source.detect_on or config.detect_on
+        live = config.live if source is None else source.live
+        gated = gate_settings(detect_on, config.detect_every, live=live) is not None
+        moving = None if source is None else source.camera_motion
+        return create_tracker(
+            config.tracker,
+            ids=ids,
+            camera_motion=config.camera_motion if moving is None else moving,
+            appearance=config.appearance,
+            new_track_min_score=config.threshold or 0.5,
+            lost_track_seconds=tracks_kept_for(config.detect_every if gated else None),
+        )
+
     ids = TrackIdCounter()
-    gated = config.detect_on == "motion" or (config.detect_on is None and config.live)
     lines, zones = config.regions()
     for zone in zones:  # an unknown class name fails now, before a model loads
         if zone.classes is not None:
             parse_class_filter(",".join(sorted(zone.classes)), labels, f"zone {zone.name} classes")
     return [
         SourceAnalytics(
-            create_tracker(
-                config.tracker,
-                ids=ids,
-                camera_motion=config.camera_motion if moving is None else moving,
-                appearance=config.appearance,
-                new_track_min_score=config.threshold or 0.5,
-                lost_track_seconds=tracks_kept_for(config.detect_every if gated else None),
-            ),
+            tracker(source),
             name=name,
             labels=labels,
             lines=lines,
@@ -161,5 +169,5 @@ def make_analytics(
             loiter_s=config.loiter,
             require_zone=config.require_zone,
         )
-        for name, moving in itertools.zip_longest(names, camera_motion[: len(names)])
+        for name, source in itertools.zip_longest(names, sources[: len(names)])
     ]

@@ -129,9 +129,8 @@ def _run(
         media = open_event_media(config, labels, resources)  # --clips: first in the fan-out
         on_event = media.wrap(on_event) if media is not None else on_event
         retention = retention_for(config)  # --keep-days, --keep-gb
-        moving = [s.camera_motion for s in settings]
         analytics = (
-            make_analytics(names, config, labels, moving) if config.track else [None] * len(names)
+            make_analytics(names, config, labels, settings) if config.track else [None] * len(names)
         )
         lanes = [
             open_lane(s, name, tracking, config, labels, shutdown, resources)

@@ -194,7 +194,8 @@ class Config:
             raise UsageError(f"--max-wait-ms {self.max_wait_ms}: must be 0 or more")
         if self.stall_timeout <= 0:
             raise UsageError(f"--stall-timeout {self.stall_timeout}: must be more than 0 seconds")
-        check_gate_flags(self.detect_on, self.detect_every)
+        for detect_on in [self.detect_on, *(s.detect_on for s in sources)]:  # run, per source
+            check_gate_flags(detect_on, self.detect_every)
         if self.video_quality not in VIDEO_QUALITY:
             raise UsageError(
                 f"--video-quality {self.video_quality!r}: use one of {', '.join(VIDEO_QUALITY)}"

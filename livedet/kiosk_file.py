@@ -11,6 +11,7 @@
     classes = "person"
     masks = ["0,0,0.3,0,0.3,0.2,0,0.2"]   # privacy masks of this source (livedet.privacy)
     camera_motion = true          # with track = true: this camera is on a mast that sways
+    detect_on = "always"          # this one detects on every frame (a busy entrance)
 
 Run-wide keys are the command line's flags (underscores for dashes). A flag given on the command
 line wins over the file. A bad file gets one line naming the key and the fix.
@@ -37,6 +38,7 @@ SOURCE_KEYS = {
     "detections": Path,
     "masks": tuple,
     "camera_motion": bool,
+    "detect_on": str,
 }
 RUN_KEYS: dict[str, type] = {
     "model": str,

@@ -103,5 +103,7 @@ def open_lane(
         max_boxes=config.max_boxes,
         analytics=analytics,
         privacy=privacy,
-        motion_gate=gate_settings(config.detect_on, config.detect_every, live=settings.live),
+        motion_gate=gate_settings(
+            settings.detect_on or config.detect_on, config.detect_every, live=settings.live
+        ),
     )

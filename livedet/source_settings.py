@@ -30,6 +30,7 @@ class SourceSettings:
     detections: Path | None = None
     masks: tuple[str, ...] = ()  # privacy masks of this source, besides the run's --mask
     camera_motion: bool | None = None  # this camera shakes or pans (--camera-motion for it)
+    detect_on: str | None = None  # motion|always for this source (--detect-on for it)
 
     @property
     def live(self) -> bool:

@@ -58,6 +58,12 @@ BAD: list[tuple[str, Callable[[Path], dict[str, Any]], str, str]] = [
     ),
     ("tracker without --track", lambda t: {"tracker": "ocsort"}, "--tracker", "add --track"),
     (
+        "a source's detect_on",
+        lambda t: {"sources": (SourceSettings(CLIP, detect_on="sometimes"),)},
+        "--detect-on 'sometimes'",
+        "motion, always",
+    ),
+    (
         "camera motion without --track",
         lambda t: {"camera_motion": True},
         "--camera-motion",

@@ -158,15 +158,21 @@ def test_tracking_settings_come_from_the_file_and_one_camera_may_follow_its_own_
     path.write_text(
         'track = true\ntracker = "bytetrack"\nappearance = false\n'
         '[[source]]\nname = "mast"\ncamera = "0"\ncamera_motion = true\n'
-        '[[source]]\nname = "hall"\ncamera = "1"\n',
+        '[[source]]\nname = "hall"\ncamera = "1"\ndetect_on = "always"\n',
         encoding="utf-8",
     )
     config = apply_kiosk_file(Config(), path).validate()
     assert config.track and not config.appearance and not config.camera_motion
     mast, hall = config.sources
     assert (mast.camera_motion, hall.camera_motion) == (True, None)
+    assert (mast.detect_on, hall.detect_on) == (None, "always")
     trackers = [
-        a.tracker for a in make_analytics(["mast", "hall"], config, {1: "person"}, [True, None])
+        a.tracker for a in make_analytics(["mast", "hall"], config, {1: "person"}, config.sources)
     ]
     assert [t._camera_motion is not None for t in trackers] == [True, False]
     assert all(t._reattach is None for t in trackers)
+    # A gated camera keeps a track through the gate's longest quiet spell; an ungated one 2 s.
+    assert (
+        trackers[0]._engine.maximum_frames_without_update
+        > trackers[1]._engine.maximum_frames_without_update
+    )
