@@ -14,6 +14,7 @@ from outside it (camera-motion compensation), and the conversions to and from th
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -101,12 +102,19 @@ def set_new_track_min_score(engine: Any, score: float) -> None:
 
 def compare_for_gap(engine: Any, slow: bool) -> None:
     """IoU when inferences come at camera rate, DIoU when they are far apart (`slow`)."""
-    from trackers import DIoU, IoU
-
-    engine.iou = DIoU() if slow else IoU()
+    iou, diou = _similarities()
+    engine.iou = diou if slow else iou
     if hasattr(engine, "minimum_iou_threshold"):
         engine.minimum_iou_threshold = MIN_DIOU if slow else MIN_IOU
     # BoT-SORT compares fused similarities in [0, 1] (DIoU shifted there): its own thresholds.
+
+
+@functools.cache
+def _similarities() -> tuple[Any, Any]:
+    """One IoU and one DIoU for every update of every tracker (they hold no state)."""
+    from trackers import DIoU, IoU
+
+    return IoU(), DIoU()
 
 
 class CameraMotion:

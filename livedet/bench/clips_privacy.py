@@ -4,9 +4,10 @@ source's event-clip ring holds and what it, the privacy masks and --blur cost pe
 Over a synthetic moving scene of 640x480 at 15 fps (a still textured room with sensor noise and
 3 "people" walking across, numpy), each frame goes, as in the app, to:
 
-- the clip ring (livedet.clips.SourceClips.frame, as EventMedia.on_rendered calls it: each frame
-  encoded once into the `--pre-roll 5` ring): its bytes held once full (steady: the median) and
-  at most (peak), and the most video it held in seconds (bounded: pre-roll + one keyframe gap);
+- the clip ring (livedet.clips.SourceClips.frame: encode, then add, as EventMedia's clip
+  thread does; each frame encoded once into the `--pre-roll 5` ring): its bytes held once full
+  (steady: the median) and at most (peak), and the most video it held in seconds (bounded:
+  pre-roll + one keyframe gap);
 - a black and a blurred mask (Privacy.mask_image, as MaskedSource.read calls it), of the
   top-right quarter;
 - `--blur person` on the 3 boxes (Privacy.blur_boxes, as the renderer calls it).

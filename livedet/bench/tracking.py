@@ -88,14 +88,23 @@ def _score(accumulator: Any, frame: Frame, boxes: np.ndarray, ids: list[int]) ->
 
 def _true_ids(found: Detections, frame: Frame) -> list[int]:
     """Each detected box named by the true object it overlaps most (a false one: its own id)."""
-    truth_ids = list(frame.truth)
     ids = [-(i + 1) for i in range(len(found))]
-    if truth_ids and len(found):
-        overlaps = np.array([[iou(frame.truth[t], box) for t in truth_ids] for box in found.boxes])
-        for row, col in zip(*linear_sum_assignment(overlaps, maximize=True), strict=True):
-            if overlaps[row, col] >= 0.5:
-                ids[row] = truth_ids[col]
+    for row, truth_id in _matched_truth(found.boxes, frame, min_iou=0.5):
+        ids[row] = truth_id
     return ids
+
+
+def _matched_truth(boxes: np.ndarray, frame: Frame, *, min_iou: float) -> list[tuple[int, int]]:
+    """(box row, true object id) pairs of the one-to-one matching with the most overlap, each
+    pair overlapping at least `min_iou`."""
+    truth_ids = list(frame.truth)
+    if not truth_ids or not len(boxes):
+        return []
+    overlaps = np.array([[iou(frame.truth[t], box) for t in truth_ids] for box in boxes])
+    rows, cols = linear_sum_assignment(overlaps, maximize=True)
+    return [
+        (int(r), truth_ids[c]) for r, c in zip(rows, cols, strict=True) if overlaps[r, c] >= min_iou
+    ]
 
 
 def smooth_view_iou(frames: list[Frame], *, every: int = 10, seed: int = 0) -> dict[str, float]:
@@ -145,19 +154,13 @@ def _carried_iou(
 
 
 def _pair_with_truth(tracked: Detections, frame: Frame) -> list[tuple[int, int, np.ndarray]]:
-    if tracked.track_ids is None or not frame.truth:
+    if tracked.track_ids is None:
         return []
     confirmed = tracked[tracked.track_ids >= 0]
-    truth_ids = list(frame.truth)
-    overlaps = np.array([[iou(frame.truth[t], box) for t in truth_ids] for box in confirmed.boxes])
-    if overlaps.size == 0:
-        return []
-    rows, cols = linear_sum_assignment(overlaps, maximize=True)
     assert confirmed.track_ids is not None
     return [
-        (int(confirmed.track_ids[r]), truth_ids[c], confirmed.boxes[r])
-        for r, c in zip(rows, cols, strict=True)
-        if overlaps[r, c] >= 0.3
+        (int(confirmed.track_ids[row]), truth_id, confirmed.boxes[row])
+        for row, truth_id in _matched_truth(confirmed.boxes, frame, min_iou=0.3)
     ]
 
 
