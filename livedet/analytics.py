@@ -140,7 +140,7 @@ def make_analytics(
     from livedet.tracking import TrackIdCounter, create_tracker
 
     def tracker(source: SourceSettings | None) -> Tracker:
-        detect_on = config.detect_on if source is None else source.detect_on or config.detect_on
+        detect_on = config.detect_on if source is None else config.detect_on_for(source)
         live = config.live if source is None else source.live
         gated = gate_settings(detect_on, config.detect_every, live=live) is not None
         moving = None if source is None else source.camera_motion

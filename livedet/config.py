@@ -151,6 +151,10 @@ class Config:
     def _per_source_outputs(self) -> bool:
         return any(s.out or s.detections for s in self.source_list())
 
+    def detect_on_for(self, source: SourceSettings) -> str | None:
+        """The source's --detect-on (a kiosk file's per-source key), else the run's."""
+        return source.detect_on or self.detect_on
+
     def outputs_for(self, source: SourceSettings) -> tuple[Path | None, Path | None]:
         """(annotated video/image, detections file) for one source."""
         several = len(self.source_list()) > 1

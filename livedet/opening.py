@@ -104,6 +104,6 @@ def open_lane(
         analytics=analytics,
         privacy=privacy,
         motion_gate=gate_settings(
-            settings.detect_on or config.detect_on, config.detect_every, live=settings.live
+            config.detect_on_for(settings), config.detect_every, live=settings.live
         ),
     )
