@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -147,6 +148,14 @@ def _smeared(region: np.ndarray, cell: int) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def _forwarded(name: str) -> Any:
+    """A property that reads and writes the wrapped source's attribute `name`."""
+    return property(
+        lambda self: getattr(self.source, name),
+        lambda self, value: setattr(self.source, name, value),
+    )
+
+
 class MaskedSource:
     """A source whose frames are masked as they are read: the raw frame never leaves it.
     Everything else is the wrapped source's (state, rates, reconnects, abandon, close)."""
@@ -169,78 +178,14 @@ class MaskedSource:
     def close(self) -> None:
         self.source.close()
 
-    @property
-    def connecting(self) -> bool:
-        return self.source.connecting
-
-    @property
-    def live(self) -> bool:
-        return self.source.live
-
-    @live.setter
-    def live(self, value: bool) -> None:
-        self.source.live = value
-
-    @property
-    def description(self) -> str:
-        return self.source.description
-
-    @description.setter
-    def description(self, value: str) -> None:
-        self.source.description = value
-
-    @property
-    def fps(self) -> float:
-        return self.source.fps
-
-    @fps.setter
-    def fps(self, value: float) -> None:
-        self.source.fps = value
-
-    @property
-    def status(self) -> str:
-        return self.source.status
-
-    @status.setter
-    def status(self, value: str) -> None:
-        self.source.status = value
-
-    @property
-    def outages(self) -> int:
-        return self.source.outages
-
-    @outages.setter
-    def outages(self, value: int) -> None:
-        self.source.outages = value
-
-    @property
-    def reconnects(self) -> int:
-        return self.source.reconnects
-
-    @reconnects.setter
-    def reconnects(self, value: int) -> None:
-        self.source.reconnects = value
-
-    @property
-    def outage_seconds(self) -> float:
-        return self.source.outage_seconds
-
-    @outage_seconds.setter
-    def outage_seconds(self, value: float) -> None:
-        self.source.outage_seconds = value
-
-    @property
-    def expected_frames(self) -> int | None:
-        return self.source.expected_frames
-
-    @expected_frames.setter
-    def expected_frames(self, value: int | None) -> None:
-        self.source.expected_frames = value
-
-    @property
-    def stall_timeout(self) -> float | None:
-        return self.source.stall_timeout
-
-    @stall_timeout.setter
-    def stall_timeout(self, value: float | None) -> None:
-        self.source.stall_timeout = value
+    # Everything else is the wrapped source's, read and written through.
+    connecting = property(lambda self: self.source.connecting)
+    live = _forwarded("live")
+    description = _forwarded("description")
+    fps = _forwarded("fps")
+    status = _forwarded("status")
+    outages = _forwarded("outages")
+    reconnects = _forwarded("reconnects")
+    outage_seconds = _forwarded("outage_seconds")
+    expected_frames = _forwarded("expected_frames")
+    stall_timeout = _forwarded("stall_timeout")
