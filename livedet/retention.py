@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0
 KEPT_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".jpg", ".jsonl"})
-_PARTIAL = ".livedet-partial"
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class Retention:
         for folder in self.folders:
             for root, _, names in os.walk(folder):
                 for name in names:
-                    if name.startswith(".") or _PARTIAL in name:
+                    if name.startswith("."):  # hidden: partial files too (atomic.temporary_path)
                         continue
                     path = Path(root) / name
                     if path.suffix.lower() not in KEPT_SUFFIXES:
