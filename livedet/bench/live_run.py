@@ -95,14 +95,16 @@ class _Timed:
 
 
 class _LatencyRecorder:
-    """A video output that writes through and records (capture time, latency) per frame."""
+    """A video output that writes through (to `sink`, or nowhere: a window-only run, minus the
+    window's own blit) and records (capture time, latency) per drawn frame."""
 
-    def __init__(self, sink: VideoSink, source: _Timed) -> None:
+    def __init__(self, sink: VideoSink | None, source: _Timed) -> None:
         self.sink, self.source = sink, source
         self.samples: list[tuple[float, float]] = []
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
-        self.sink.write(image, timestamp)
+        if self.sink is not None:
+            self.sink.write(image, timestamp)
         captured = self.source.capture_time(timestamp)
         if captured is not None:
             self.samples.append((captured, time.perf_counter() - captured))
@@ -112,15 +114,16 @@ def live_mode(
     model: str,
     frames_bgr: Sequence[np.ndarray],
     seconds: float,
-    out: Path,
+    out: Path | None,
     fps: float = 30.0,
     backend: str = "tensorflow",
 ) -> dict[str, Any]:
-    """Live pipeline (batch 1, newest frame wins) on a simulated camera for `seconds`."""
+    """Live pipeline (batch 1, newest frame wins) on a simulated camera for `seconds`, writing
+    H.264 to `out`, or with `out=None` drawing each frame but encoding none (as a window does)."""
     loaded = load_model_on(model, backend)
     camera = SimulatedCamera(frames_bgr, fps)
     source = _Timed(LiveSource(lambda: camera, "simulated camera"), camera)
-    recorder = _LatencyRecorder(VideoSink(out, fps=fps), source)
+    recorder = _LatencyRecorder(None if out is None else VideoSink(out, fps=fps), source)
     stats = RunStats()
     shutdown = Shutdown()
     config = Config(camera="0", model=model, show=False)
@@ -132,7 +135,8 @@ def live_mode(
         pipeline.run()
     finally:
         timer.cancel()
-        recorder.sink.close()
+        if recorder.sink is not None:
+            recorder.sink.close()
         source.close()
     samples = np.array(recorder.samples, dtype=np.float64).reshape(-1, 2)
     latency_ms = samples[:, 1] * 1000
@@ -142,6 +146,7 @@ def live_mode(
     last = latency_ms[since_start >= since_start.max() - window] if len(samples) else latency_ms
     return {
         "backend": loaded.name,
+        "writes_video": out is not None,
         "seconds": seconds,
         "camera_fps": fps,
         "frames_captured": stats.frames_in + camera.missed,

@@ -22,7 +22,7 @@ from livedet.zoo import Decoding
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes, so old cache entries are not reused.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 MAX_DETECTIONS = 100
 
 
@@ -103,6 +103,11 @@ def _detect_function(graph: GraphModel, decoding: Decoding) -> Any:
 
     size = decoding.input_size
     class_ids = tf.constant(decoding.class_ids, tf.float32)
+    graph_def, multiple = graph.graph_def, decoding.height_multiple
+    if multiple and decoding.resize == "letterbox":
+        from livedet.tfjs.any_height import free_height
+
+        graph_def = free_height(graph_def, decoding.input_name)
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, "input_tensor")])
     def detect(input_tensor: Any) -> dict[str, Any]:
@@ -117,11 +122,14 @@ def _detect_function(graph: GraphModel, decoding: Decoding) -> Any:
             fit = size / tf.maximum(height, width)
             fitted = tf.cast(tf.round(tf.stack([height, width]) * fit), tf.int32)
             image = tf.image.resize(image, fitted)
-            image = tf.image.pad_to_bounding_box(image, 0, 0, size, size)
+            padded: Any = size
+            if multiple:  # only up to the next multiple of the stride (any_height)
+                padded = tf.minimum(size, (fitted[0] + multiple - 1) // multiple * multiple)
+            image = tf.image.pad_to_bounding_box(image, 0, 0, padded, size)
             # the frame fills `fitted` input pixels (rounded): per axis, divide by those
             scale = tf.tile(1 / tf.cast(fitted, tf.float32), [2])
         (rows,) = tf.graph_util.import_graph_def(
-            graph.graph_def,
+            graph_def,
             input_map={decoding.input_name: image},
             return_elements=[decoding.output_name + ":0"],
             name="tfjs",
