@@ -239,3 +239,15 @@ def test_the_real_model_report_has_both_live_runs_and_checks_each() -> None:
     speedup, shown, written = checks
     assert speedup[1] == pytest.approx(1.2) and speedup[2:] == (2.0, True)
     assert (shown[1], written[1]) == (31.0, 36.0) and shown[2:] == written[2:] == (33.0, False)
+
+
+def test_the_real_model_reports_the_median_of_its_interleaved_runs() -> None:
+    from livedet.bench.real_model import _median_run
+
+    runs = [
+        {"ms": 30.0, "p95_ms": 33.0},
+        {"ms": 45.0, "p95_ms": 50.0},
+        {"ms": 28.0, "p95_ms": 31.0},
+    ]
+    assert _median_run(runs) == {"ms": 30.0, "p95_ms": 33.0, "rounds_ms": [30.0, 45.0, 28.0]}
+    assert _median_run([{"error": "no OpenVINO"}]) == {"error": "no OpenVINO"}

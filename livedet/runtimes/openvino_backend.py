@@ -135,12 +135,13 @@ class OpenVinoModel:
             }
             if throughput:
                 config["NUM_STREAMS"] = str(self._in_flight)
-            if self._threads:
-                # A share of the cores, for processes that split them (batch workers). Unpinned:
-                # OpenVINO pins each process's threads from the first core on, so two workers
-                # of one thread both ran on core 0 (2 workers took 17.5 s where 1 took 12.7).
+            # Unpinned: OpenVINO pins a process's threads from the first core on, so two batch
+            # workers of one thread both ran on core 0 (2 workers took 17.5 s where 1 took
+            # 12.7), and pinned threads wait for a core the pipeline's other stages hold:
+            # centernet-mobilenetv3 ran 22 instead of 26 ms unpinned (the demo model the same).
+            config["ENABLE_CPU_PINNING"] = "NO"
+            if self._threads:  # a share of the cores, for processes that split them
                 config["INFERENCE_NUM_THREADS"] = str(self._threads)
-                config["ENABLE_CPU_PINNING"] = "NO"
             self._compiled[key] = self._core.compile_model(self._model, "CPU", config)
         return self._compiled[key]
 
