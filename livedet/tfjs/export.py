@@ -1,9 +1,10 @@
 """A TF.js detector as a SavedModel with the TF Hub detection signature, made once and cached.
 
-The export puts the model's pre- and post-processing (its zoo.Decoding: resize to the square
-input, class-agnostic NMS, class ids, boxes normalised to the frame) into the graph, so every
-backend (TensorFlow, ONNX Runtime and OpenVINO through the usual convert-and-verify step), the
-batch runner and Ray run it exactly like a TF Hub CenterNet: no special cases downstream.
+The export puts the model's pre- and post-processing (its zoo.Decoding: stretch or letterbox to
+the input, padded to the square or only to a multiple of the stride, class-agnostic NMS, class
+ids, boxes normalised to the frame) into the graph, so every backend (TensorFlow, ONNX Runtime
+and OpenVINO through the usual convert-and-verify step), the batch runner and Ray run it exactly
+like a TF Hub CenterNet: no special cases downstream.
 """
 
 from __future__ import annotations
